@@ -1,0 +1,19 @@
+/** WebSocket close codes sente-rx uses; PROTOCOL.md says when each is sent. */
+export const CloseCode = Object.freeze({
+  /** Client `disconnect()`/`reconnect()`, or a replaced socket. */
+  NORMAL: 1000,
+  /** Server `close()`. */
+  GOING_AWAY: 1001,
+  /** A binary frame to a text packer, or a text frame to a binary packer. */
+  UNSUPPORTED_DATA: 1003,
+  /** A frame that does not unpack or is not an envelope. */
+  BAD_FRAME: 1007,
+  /** A client that does not read what it is sent (send buffer over `maxBufferedBytes`). */
+  POLICY_VIOLATION: 1008,
+  /** A frame over `maxMessageBytes`. */
+  TOO_BIG: 1009,
+  /** The server closed every socket of a uid (`send(uid, ['chsk/close'])`). */
+  SERVER_CLOSE_UID: 4000,
+});
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_576; // 1 MiB

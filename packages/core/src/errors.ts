@@ -1,0 +1,43 @@
+/**
+ * One error family for everything sente-rx reports to callers. `code` is a stable string; the
+ * `chsk/*` codes are the ones a `send` Observable errors with, as Sente's `cb-error?` values.
+ */
+export type ChskErrorCode =
+  | 'chsk/closed'
+  | 'chsk/timeout'
+  | 'chsk/error'
+  | 'protocol/bad-frame'
+  | 'protocol/bad-event'
+  | 'protocol/too-large'
+  | 'protocol/unsupported-data';
+
+const BRAND = Symbol.for('sente-rx/ChskError');
+
+export class ChskError extends Error {
+  readonly code: ChskErrorCode;
+  declare readonly [BRAND]: true;
+
+  constructor(code: ChskErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChskError';
+    this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** `instanceof` that also holds across two copies of the package (a brand, not a prototype check). */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+export function isChskError(x: unknown, code?: ChskErrorCode): x is ChskError {
+  return x instanceof ChskError && (code === undefined || x.code === code);
+}
+
+/** Reply values the protocol reserves for failures (Sente's `cb-error?`). */
+export const REPLY_ERROR_VALUES = ['chsk/closed', 'chsk/timeout', 'chsk/error'] as const;
+export type ReplyErrorValue = (typeof REPLY_ERROR_VALUES)[number];
+
+export function isReplyErrorValue(x: unknown): x is ReplyErrorValue {
+  return x === 'chsk/closed' || x === 'chsk/timeout' || x === 'chsk/error';
+}

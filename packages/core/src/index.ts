@@ -1,0 +1,66 @@
+// @sente-rx/core: protocol, types and pure logic. No IO.
+
+// events and uids
+export {
+  ALL_USERS_WITHOUT_UID,
+  asEvent,
+  assertEvent,
+  isEvent,
+  isReservedId,
+  NIL_UID,
+  preview,
+  validateEvent,
+} from './event.js';
+export type { ChskEvent, EventProblem, Uid } from './event.js';
+
+// envelope and wire constants
+export {
+  AJAX_CB_ID,
+  batchEnvelope,
+  DUMMY_CB_200,
+  envelope,
+  HANDSHAKE,
+  handshakeEnvelope,
+  LP_TIMEOUT,
+  MAX_CB_ID_LENGTH,
+  parseClientMessage,
+  parseEnvelope,
+  parseServerMessage,
+  PONG,
+  WS_PING,
+  WS_PONG,
+} from './envelope.js';
+export type { CbId, ClientMessage, Envelope, HandshakeData, Parsed, ServerMessage } from './envelope.js';
+export { CloseCode, DEFAULT_MAX_MESSAGE_BYTES } from './close-codes.js';
+
+// packers
+export { jsonPacker } from './packer.js';
+export type { Packed, Packer } from './packer.js';
+
+// errors
+export { ChskError, isChskError, isReplyErrorValue, REPLY_ERROR_VALUES } from './errors.js';
+export type { ChskErrorCode, ReplyErrorValue } from './errors.js';
+
+// client state model
+export {
+  initialState,
+  onAjaxSuccess,
+  onClosed,
+  onHandshake,
+  onReconnectScheduled,
+  onTypeChange,
+  onWsClose,
+  onWsError,
+  transition,
+} from './state.js';
+export type { ChskState, CloseReason, RequestedType, StatePair, TransportType } from './state.js';
+
+// backoff, ids, logging
+export { backoffMs, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { randomUuid } from './ids.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';
+
+/** Returned by the server's `csrfToken` option to skip the CSRF check (Sente's `:sente/skip-CSRF-check`). */
+export const SKIP_CSRF_CHECK: unique symbol = Symbol.for('sente-rx/skip-csrf-check');
