@@ -1,0 +1,245 @@
+/**
+ * The Node adapter: `ws` in noServer mode for WebSockets, plain `(req, res)` handlers for Ajax.
+ * It composes with the host server and never takes it over: `attach` adds one 'upgrade' listener
+ * that handles its own path and leaves every other upgrade to other listeners.
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Packed } from '@sente-rx/core';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { AjaxResponder, Rejection, RequestInfo, RequestView, ServerAdapter, ServerChannel, ServerCore, WsConnection } from '../types.js';
+
+export interface NodeAdapterApi {
+  /** GET on the channel path: an Ajax handshake or long-poll. (WebSocket upgrades arrive through `attach`/`handleUpgrade`.) */
+  ajaxGetOrWsHandshake(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** POST on the channel path: an event from an Ajax client. Mount before any body parser, or let the parser leave a Buffer/string in `req.body`. */
+  ajaxPost(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** Handle WebSocket upgrades for `path` on `server`; other paths are left alone. */
+  attach(server: HttpServer, opts?: { path?: string }): void;
+  /** For hosts that route upgrades themselves: handle one upgrade request. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export interface NodeAdapterOptions {
+  /** Trust `X-Forwarded-For` for `request.remoteAddress`. @default false */
+  readonly trustProxy?: boolean;
+}
+
+function view(req: IncomingMessage): RequestView {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return {
+    method: req.method ?? 'GET',
+    url,
+    query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+    header(name) {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+function info(req: IncomingMessage, transport: 'ws' | 'ajax', trustProxy: boolean): RequestInfo {
+  const fwd = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const forwarded = typeof fwd === 'string' ? fwd.split(',')[0]?.trim() : undefined;
+  return {
+    transport,
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    remoteAddress: forwarded ?? req.socket?.remoteAddress,
+  };
+}
+
+function writeRejection(res: ServerResponse, r: Rejection): void {
+  const body = r.body ?? STATUS_CODES[r.status] ?? '';
+  res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...r.headers });
+  res.end(body);
+}
+
+function rejectUpgrade(socket: Duplex, r: Rejection): void {
+  const body = r.body ?? STATUS_CODES[r.status] ?? '';
+  const headers = Object.entries({ 'Content-Type': 'text/plain; charset=utf-8', ...r.headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nConnection: close\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function responder(res: ServerResponse): AjaxResponder {
+  let done = false;
+  let abort: (() => void) | undefined;
+  res.once('close', () => {
+    if (!done) {
+      done = true;
+      abort?.();
+    }
+  });
+  return {
+    get done() {
+      return done || res.writableEnded || res.destroyed;
+    },
+    respond(status, body: Packed, contentType = 'text/plain; charset=utf-8') {
+      if (done || res.writableEnded || res.destroyed) return;
+      done = true;
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, 'Cache-Control': 'no-store' });
+      res.end(body);
+    },
+    onAbort(fn) {
+      abort = fn;
+    },
+  };
+}
+
+const kConn = Symbol('sente-rx.conn');
+type TaggedSocket = WebSocket & { [kConn]?: WsConnection };
+
+// Shared listeners ('this' is the socket) instead of closures per connection: idle memory matters.
+function onMessage(this: TaggedSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  this[kConn]?.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
+}
+function onClose(this: TaggedSocket, code: number): void {
+  this[kConn]?.closed(code);
+}
+
+class WsChannel implements ServerChannel {
+  constructor(private readonly ws: WebSocket) {}
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+  send(data: Packed): void {
+    this.ws.send(data);
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+/** The adapter for Node's `http`/`https` servers, Express and Connect. */
+export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<IncomingMessage, NodeAdapterApi> {
+  const trustProxy = options.trustProxy === true;
+  return {
+    bind(core: ServerCore<IncomingMessage>): NodeAdapterApi {
+      const { logger } = core;
+      const max = core.options.maxMessageBytes;
+      const wss = new WebSocketServer({ noServer: true, maxPayload: max, perMessageDeflate: false, clientTracking: true });
+      wss.on('error', (err) => logger.error('sente-rx: WebSocketServer error', { err }));
+      let closed = false;
+      const attached: { server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }[] = [];
+
+      const onSocketError = (err: Error): void => logger.debug('sente-rx: WebSocket error', { err: err.message });
+      const onUpgradeSocketError = (): void => undefined;
+
+      function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+        socket.on('error', onUpgradeSocketError);
+        if (closed) {
+          rejectUpgrade(socket, { status: 503, body: 'Server closing' });
+          return;
+        }
+        const v = view(req);
+        const rejection = core.check(v, req);
+        if (rejection !== null) {
+          logger.info('sente-rx: refused a WebSocket handshake', { status: rejection.status, url: v.url.split('?')[0] });
+          rejectUpgrade(socket, rejection);
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws: TaggedSocket) => {
+          socket.removeListener('error', onUpgradeSocketError);
+          ws.on('error', onSocketError);
+          ws.on('message', onMessage);
+          ws.on('close', onClose);
+          ws[kConn] = core.wsOpen(new WsChannel(ws), v, req, info(req, 'ws', trustProxy));
+        });
+      }
+
+      core.onClose(async () => {
+        closed = true;
+        for (const a of attached) a.server.removeListener('upgrade', a.listener);
+        // Sockets got 1001 from the core; give their closing handshakes a moment, then cut the rest.
+        const deadline = Date.now() + 1_000;
+        while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((r) => wss.close(() => r()));
+      });
+
+      return {
+        handleUpgrade,
+        attach(server, opts = {}) {
+          const path = opts.path ?? '/chsk';
+          const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+            const url = req.url ?? '/';
+            const q = url.indexOf('?');
+            if ((q === -1 ? url : url.slice(0, q)) !== path) return;
+            handleUpgrade(req, socket, head);
+          };
+          server.on('upgrade', listener);
+          attached.push({ server, listener });
+        },
+
+        ajaxGetOrWsHandshake(req, res) {
+          if (closed) return writeRejection(res, { status: 503, body: 'Server closing' });
+          if ((req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+            // Only reached when no upgrade listener took the request: the host did not attach().
+            return writeRejection(res, { status: 426, body: 'WebSocket upgrades are not handled here; call attach(server) or handleUpgrade' });
+          }
+          const v = view(req);
+          const rejection = core.check(v, req);
+          if (rejection !== null) return writeRejection(res, rejection);
+          core.ajaxGet(v, req, info(req, 'ajax', trustProxy), responder(res));
+        },
+
+        ajaxPost(req, res) {
+          if (closed) return writeRejection(res, { status: 503, body: 'Server closing' });
+          const v = view(req);
+          const rejection = core.check(v, req);
+          if (rejection !== null) return writeRejection(res, rejection);
+          const tooLarge = (): void => {
+            logger.warn('sente-rx: refused an Ajax POST over maxMessageBytes', { maxMessageBytes: max });
+            res.setHeader('Connection', 'close');
+            writeRejection(res, { status: 413, body: `Payload too large (max ${max} bytes)` });
+            req.unpipe();
+            req.resume(); // drain without keeping it; the connection closes after the response
+          };
+          const done = (body: Buffer | string): void => {
+            const packed: Packed = core.options.packer.binary
+              ? new Uint8Array(Buffer.isBuffer(body) ? body : Buffer.from(body))
+              : Buffer.isBuffer(body) ? body.toString('utf8') : body;
+            core.ajaxPost(v, req, info(req, 'ajax', trustProxy), packed, responder(res));
+          };
+          const parsed = (req as IncomingMessage & { body?: unknown }).body;
+          if (Buffer.isBuffer(parsed) || typeof parsed === 'string') {
+            if (Buffer.byteLength(parsed) > max) return tooLarge();
+            return done(parsed);
+          }
+          const declared = Number(req.headers['content-length']);
+          if (Number.isFinite(declared) && declared > max) return tooLarge();
+          const chunks: Buffer[] = [];
+          let size = 0;
+          let over = false;
+          req.on('data', (chunk: Buffer) => {
+            if (over) return;
+            size += chunk.length;
+            if (size > max) {
+              over = true;
+              chunks.length = 0;
+              tooLarge();
+              return;
+            }
+            chunks.push(chunk);
+          });
+          req.on('end', () => {
+            if (!over) done(Buffer.concat(chunks, size));
+          });
+          req.on('error', (err) => logger.debug('sente-rx: Ajax POST request error', { err: err.message }));
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import type { ChskEvent, Logger, Packed, Packer, SKIP_CSRF_CHECK, Uid } from '@sente-rx/core';
+import type { Observable, SchedulerLike } from 'rxjs';
+import type { AllowedOrigins } from './security.js';
+import type { Broker } from './broker.js';
+
+/** A host-neutral view of an HTTP request, built by the adapter. */
+export interface RequestView {
+  readonly method: string;
+  /** Path and query, as received. */
+  readonly url: string;
+  readonly query: URLSearchParams;
+  /** A header's value (lower-case name); repeated headers joined with ", ". */
+  header(name: string): string | undefined;
+}
+
+/**
+ * What an event-msg keeps of the request that carried it: the WebSocket upgrade request for
+ * WebSocket messages, the POST for Ajax. A small snapshot, so an idle connection does not keep
+ * the whole request object alive.
+ */
+export interface RequestInfo {
+  readonly transport: 'ws' | 'ajax';
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly remoteAddress: string | undefined;
+}
+
+/** A refused request: the HTTP response to answer with. */
+export interface Rejection {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface SendOptions {
+  /** Send now instead of waiting for the batching window (`sendBufMs`). @default false */
+  readonly flush?: boolean;
+}
+
+export type SendFn = (uid: Uid, event: ChskEvent, opts?: SendOptions) => void;
+
+/** What `recv$` emits (Sente's server event-msg). */
+export interface ServerEventMsg {
+  readonly event: ChskEvent;
+  readonly id: string;
+  readonly data: unknown;
+  readonly uid: Uid;
+  readonly clientId: string;
+  readonly request: RequestInfo;
+  readonly send: SendFn;
+  /** Present only when the client asked for a reply. Only the first call is sent. */
+  readonly reply?: (value: unknown) => void;
+}
+
+export interface ConnectedUids {
+  readonly ws: ReadonlySet<Uid>;
+  readonly ajax: ReadonlySet<Uid>;
+  readonly any: ReadonlySet<Uid>;
+}
+
+/** A BehaviorSubject's read side. */
+export interface ReadonlyBehaviorSubject<T> extends Observable<T> {
+  readonly value: T;
+  getValue(): T;
+}
+
+export interface ServerOptions<TReq> {
+  /** The user id of a request (called once per WebSocket handshake and per Ajax request). Nothing → `NIL_UID`. */
+  readonly userId?: (req: TReq, clientId: string) => Uid | null | undefined;
+  /**
+   * The reference CSRF token for a request, or `SKIP_CSRF_CHECK`. A request whose token (query
+   * `csrf-token`, header `X-CSRF-Token` or `X-XSRF-Token`) does not match is refused with 403.
+   * Without this option every request fails the check (as Sente's default does without a session
+   * token): pass `() => SKIP_CSRF_CHECK` to rely on the origin check alone.
+   */
+  readonly csrfToken?: (req: TReq) => string | typeof SKIP_CSRF_CHECK | null | undefined;
+  /** Arbitrary data for the handshake event's second element. @default () => null */
+  readonly handshakeData?: (req: TReq) => unknown;
+  /** @default 'same-origin' (stricter than Sente's `:all`) */
+  readonly allowedOrigins?: AllowedOrigins;
+  /** Refuse with 401 when this returns false. */
+  readonly authorized?: (req: TReq) => boolean;
+  /** Runs before every built-in check; a non-null result refuses the request with that response. */
+  readonly reject?: (req: TReq) => Rejection | null | undefined;
+  /** @default jsonPacker */
+  readonly packer?: Packer;
+  /** Largest WebSocket inactivity before the server pings; checked every `wsKeepAliveMs / 2`. `0` disables. @default 25_000 (25 s) */
+  readonly wsKeepAliveMs?: number;
+  /** After a server ping, how long to wait for any message before closing. @default 10_000 (10 s) */
+  readonly wsPingTimeoutMs?: number;
+  /** How long an Ajax poll (or an Ajax request waiting for a reply) is held; must be < 60 000. @default 20_000 (20 s) */
+  readonly lpTimeoutMs?: number;
+  /** Batching windows for pushes. @default { ws: 30, ajax: 100 } */
+  readonly sendBufMs?: { readonly ws?: number; readonly ajax?: number };
+  /** Grace after a connection closes before its uid counts as gone. @default { ws: 2_500, ajax: 5_000 } */
+  readonly reconnectGraceMs?: { readonly ws?: number; readonly ajax?: number };
+  /** Largest message accepted (WebSocket frame or Ajax body). @default 1_048_576 (1 MiB) */
+  readonly maxMessageBytes?: number;
+  /** A WebSocket whose unsent data exceeds this is closed (1008): a client that does not read. @default 8_388_608 (8 MiB) */
+  readonly maxBufferedBytes?: number;
+  /** Events kept for one client while it has no open channel (between Ajax polls, or reconnecting within the grace period). @default 1_000 */
+  readonly maxPendingEvents?: number;
+  /** @default silentLogger */
+  readonly logger?: Logger;
+  /** Where `send` and connected-uid changes go. @default an in-memory broker (one process) */
+  readonly broker?: Broker;
+  /** Drives every timer; inject a `TestScheduler` or `VirtualTimeScheduler` in tests. @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
+}
+
+/** The channel the core sends through (Sente's `IServerChan`); one per WebSocket. */
+export interface ServerChannel {
+  readonly isOpen: boolean;
+  /** Bytes queued but not yet written to the network. */
+  readonly bufferedAmount: number;
+  send(data: Packed): void;
+  close(code: number, reason: string): void;
+  /** Drop the connection without a closing handshake (for peers that stopped answering). */
+  terminate(): void;
+}
+
+/** One held Ajax response. */
+export interface AjaxResponder {
+  readonly done: boolean;
+  respond(status: number, body: Packed, contentType?: string): void;
+  /** Called once if the client goes away before `respond`. */
+  onAbort(fn: () => void): void;
+}
+
+/** What the adapter reports for one WebSocket. */
+export interface WsConnection {
+  message(data: Packed, isBinary: boolean): void;
+  closed(code: number): void;
+}
+
+/** The host-agnostic core, as an adapter sees it. */
+export interface ServerCore<TReq> {
+  readonly options: ResolvedOptions<TReq>;
+  readonly logger: Logger;
+  /** The rejection pipeline plus the client-id check; `null` means go on. */
+  check(view: RequestView, req: TReq): Rejection | null;
+  /** After `check` passed and the upgrade completed. */
+  wsOpen(channel: ServerChannel, view: RequestView, req: TReq, info: RequestInfo): WsConnection;
+  ajaxGet(view: RequestView, req: TReq, info: RequestInfo, res: AjaxResponder): void;
+  ajaxPost(view: RequestView, req: TReq, info: RequestInfo, body: Packed, res: AjaxResponder): void;
+  /** Registers cleanup for `close()`. */
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+export interface ResolvedOptions<TReq> {
+  readonly userId: (req: TReq, clientId: string) => Uid | null | undefined;
+  readonly csrfToken: ((req: TReq) => string | typeof SKIP_CSRF_CHECK | null | undefined) | undefined;
+  readonly handshakeData: (req: TReq) => unknown;
+  readonly allowedOrigins: AllowedOrigins;
+  readonly authorized: ((req: TReq) => boolean) | undefined;
+  readonly reject: ((req: TReq) => Rejection | null | undefined) | undefined;
+  readonly packer: Packer;
+  readonly wsKeepAliveMs: number;
+  readonly wsPingTimeoutMs: number;
+  readonly lpTimeoutMs: number;
+  readonly sendBufMs: { readonly ws: number; readonly ajax: number };
+  readonly reconnectGraceMs: { readonly ws: number; readonly ajax: number };
+  readonly maxMessageBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly maxPendingEvents: number;
+}
+
+/** An adapter binds the core to a host (Node + ws, …) and contributes its handlers to the result. */
+export interface ServerAdapter<TReq, TApi extends object> {
+  bind(core: ServerCore<TReq>): TApi;
+}
