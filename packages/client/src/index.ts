@@ -1,0 +1,15 @@
+// @sente-rx/client: the channel socket client for browsers and Node.
+export { createChannelSocketClient } from './client.js';
+export type {
+  ChannelSocketClient,
+  ClientEventMsg,
+  ClientOptions,
+  ClientSendOptions,
+  CsrfToken,
+  FetchLike,
+  ReadonlyBehaviorSubject,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
+export { ChskError, isChskError, NIL_UID } from '@sente-rx/core';
+export type { ChskErrorCode, ChskEvent, ChskState, CloseReason, StatePair } from '@sente-rx/core';

@@ -1,0 +1,135 @@
+import type { ChskEvent, ChskState, Logger, Packer, RequestedType, ServerMessage, StatePair } from '@sente-rx/core';
+import type { Observable, SchedulerLike } from 'rxjs';
+
+// Handler slots are checked bivariantly, so the DOM's WebSocket and the `ws` package's both fit.
+type Handler<TEv> = { bivarianceHack(ev: TEv): void }['bivarianceHack'];
+
+/** The WebSocket constructor the client uses: the browser's, or `ws` on Node 20. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  binaryType: string;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onerror: Handler<unknown> | null;
+  onclose: Handler<{ code: number; reason: string; wasClean: boolean }> | null;
+  send(data: string | Uint8Array<ArrayBuffer>): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export type CsrfToken = string | null | undefined | (() => string | null | undefined);
+
+export interface ClientOptions {
+  /** @default 'auto' */
+  readonly type?: RequestedType;
+  /** @default the page's protocol, else 'http:' */
+  readonly protocol?: 'http:' | 'https:' | 'http' | 'https';
+  /** @default the page's host */
+  readonly host?: string;
+  readonly port?: number;
+  /** Extra query parameters for the WebSocket URL and the Ajax polls. */
+  readonly params?: Readonly<Record<string, string | number | boolean>>;
+  /** Must match the server's. @default jsonPacker */
+  readonly packer?: Packer;
+  /** Required on Node 20 (pass `WebSocket` from the `ws` package). @default globalThis.WebSocket */
+  readonly WebSocket?: WebSocketConstructor;
+  /** @default globalThis.fetch */
+  readonly fetch?: FetchLike;
+  /** Delay before reconnect attempt n (1-based). @default capped full jitter: 0 for the first retry, then up to 2 s, 4 s, … 30 s */
+  readonly backoffMs?: (attempt: number) => number;
+  /** Largest WebSocket silence before the client pings; checked every `wsKeepAliveMs / 2`. `0` disables. @default 20_000 (20 s) */
+  readonly wsKeepAliveMs?: number;
+  /** How long to wait for the pong before reconnecting with reason 'ws-ping-timeout'. @default 5_000 (5 s) */
+  readonly wsPingTimeoutMs?: number;
+  /** Deliver server pushes as `['chsk/recv', event]`. @default false */
+  readonly wrapRecvEvs?: boolean;
+  /** Extra headers for Ajax requests (browsers cannot set WebSocket headers). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** @default a random UUID */
+  readonly clientId?: string;
+  /** Client-side timeout of an Ajax request (a poll or a POST); must exceed the server's lpTimeoutMs. @default 60_000 (60 s) */
+  readonly ajaxTimeoutMs?: number;
+  /**
+   * `auto` only: a WebSocket that opens and then dies within this window counts as broken by the
+   * network; twice in a row and the client falls back to Ajax. @default 5_000 (5 s)
+   */
+  readonly wsFlakyWindowMs?: number;
+  /** `auto` only: where the Ajax fallback is remembered for the page. @default globalThis.sessionStorage when present */
+  readonly storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
+  /** @default silentLogger */
+  readonly logger?: Logger;
+  /** Drives every timer; inject a TestScheduler for marble tests. @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
+}
+
+/** What `recv$` emits (Sente's client event-msg). */
+export interface ClientEventMsg {
+  readonly event: ChskEvent;
+  readonly id: string;
+  readonly data: unknown;
+  readonly send: ChannelSocketClient['send'];
+}
+
+export interface ClientSendOptions {
+  /** Ask for a reply and wait this long for it. Without it, no reply is requested. */
+  readonly timeoutMs?: number;
+}
+
+/** A BehaviorSubject's read side. */
+export interface ReadonlyBehaviorSubject<T> extends Observable<T> {
+  readonly value: T;
+  getValue(): T;
+}
+
+export interface ChannelSocketClient {
+  /** Hot: `chsk/handshake`, `chsk/state`, `chsk/ws-ping` and the server's pushes, in order. */
+  readonly recv$: Observable<ClientEventMsg>;
+  /**
+   * Sends at once (eager, like Sente's `chsk-send!`). With `timeoutMs` the Observable emits the
+   * reply and completes, or errors with a `ChskError` (`chsk/timeout`, `chsk/closed`,
+   * `chsk/error`); without it, it completes once the event is handed to the transport.
+   */
+  send(event: ChskEvent, opts?: ClientSendOptions): Observable<unknown>;
+  readonly state$: ReadonlyBehaviorSubject<StatePair>;
+  /** The current state map (`state$.value[1]`). */
+  readonly state: ChskState;
+  readonly clientId: string;
+  /** Close and stop reconnecting (reason 'requested-disconnect'). */
+  disconnect(): void;
+  /** Close and connect again at once, resetting the backoff; `auto` tries WebSocket again. */
+  reconnect(): void;
+  /** Disconnect for good and complete `recv$` and `state$`. */
+  close(): void;
+  /** Test aid (Sente's `chsk-break-connection!`): drop the connection as a network failure would. */
+  breakConnection(opts?: { silent?: boolean }): void;
+}
+
+/** The client core as a transport sees it. */
+export interface TransportHost {
+  readonly packer: Packer;
+  /** A message arrived (handshake, push batch, ping, reply). */
+  received(msg: ServerMessage): void;
+  /** The connection is gone for a reason the transport knows; the host reconnects. */
+  lost(detail: { code?: number; reason?: string; clean?: boolean; everOpened: boolean; error?: string }): void;
+  /** A WebSocket error event. */
+  wsError(message?: string): void;
+  /** A reply to an Ajax POST, or its failure. */
+  reply(cbId: string, value: unknown): void;
+  /** Ajax: the channel answered, so it is open. */
+  ajaxAlive(): void;
+  /** Whether the channel is open (handshake done). */
+  readonly open: boolean;
+}
+
+export interface Transport {
+  readonly type: 'ws' | 'ajax';
+  connect(): void;
+  /** Hands a packed envelope to the network; false when it cannot. */
+  send(event: ChskEvent, cbId: string | null): boolean;
+  /** Stops for good without reporting `lost`. */
+  stop(code?: number, reason?: string): void;
+  /** Drops the connection the way a network failure would. */
+  break(silent: boolean): void;
+}
