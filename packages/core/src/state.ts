@@ -64,7 +64,7 @@ export function onHandshake(s: ChskState, hs: { type: TransportType; uid: Uid; h
 
 /** Ajax: any successful poll or POST response proves the channel is open. */
 export function onAjaxSuccess(s: ChskState): ChskState {
-  return s.open ? base(s) : { ...base(s), open: true };
+  return s.open ? base(s) : { ...base(s), open: true, everOpened: true };
 }
 
 export function onClosed(s: ChskState, reason: CloseReason, udt: number): ChskState {

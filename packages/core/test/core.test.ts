@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import {
+  asEvent,
+  assertEvent,
+  backoffMs,
+  ChskError,
+  isChskError,
+  isEvent,
+  jsonPacker,
+  parseClientMessage,
+  parseEnvelope,
+  parseServerMessage,
+  validateEvent,
+} from '@sente-rx/core';
+
+describe('validateEvent (Sente validate-event)', () => {
+  it.each([
+    [['a/b'], undefined],
+    [['a/b', { x: 1 }], undefined],
+    [['a.b.c/d-e', null], undefined],
+    ['a/b', 'wrong-type'],
+    [{ 0: 'a/b' }, 'wrong-type'],
+    [[], 'wrong-length'],
+    [['a/b', 1, 2], 'wrong-length'],
+    [[1, 2], 'wrong-id-type'],
+    [['ab'], 'unnamespaced-id'],
+    [['/b'], 'unnamespaced-id'],
+    [['a/'], 'unnamespaced-id'],
+    [['a b/c'], 'unnamespaced-id'],
+  ])('%j → %s', (x, problem) => {
+    expect(validateEvent(x)).toBe(problem);
+    expect(isEvent(x)).toBe(problem === undefined);
+  });
+
+  it('assertEvent throws a TypeError naming the problem', () => {
+    expect(() => assertEvent(['nope'])).toThrow(/unnamespaced-id/);
+    expect(() => assertEvent(['a/b'])).not.toThrow();
+  });
+
+  it('asEvent wraps invalid values as chsk/bad-event', () => {
+    expect(asEvent(['a/b', 1])).toEqual(['a/b', 1]);
+    expect(asEvent(42)).toEqual(['chsk/bad-event', 42]);
+  });
+});
+
+describe('envelope', () => {
+  it('rejects what is not [payload, cbId|null]', () => {
+    expect(parseEnvelope('x').ok).toBe(false);
+    expect(parseEnvelope([1]).ok).toBe(false);
+    expect(parseEnvelope([1, 2]).ok).toBe(false);
+    expect(parseEnvelope([1, '']).ok).toBe(false);
+    expect(parseEnvelope([1, 'x'.repeat(65)]).ok).toBe(false);
+    expect(parseEnvelope([1, null])).toEqual({ ok: true, value: [1, null] });
+  });
+
+  it('classifies server messages', () => {
+    expect(parseServerMessage([['chsk/handshake', ['u', { a: 1 }, true]], null])).toEqual({
+      ok: true,
+      value: { kind: 'handshake', uid: 'u', handshakeData: { a: 1 }, first: true },
+    });
+    expect(parseServerMessage(['chsk/ws-ping', null])).toEqual({ ok: true, value: { kind: 'ping' } });
+    expect(parseServerMessage(['chsk/timeout', null])).toEqual({ ok: true, value: { kind: 'lp-timeout' } });
+    expect(parseServerMessage([{ r: 1 }, 'c1'])).toEqual({ ok: true, value: { kind: 'reply', cbId: 'c1', value: { r: 1 } } });
+    expect(parseServerMessage([[['a/b', 1], 'junk'], null])).toEqual({
+      ok: true,
+      value: { kind: 'batch', events: [['a/b', 1], ['chsk/bad-event', 'junk']] },
+    });
+    expect(parseServerMessage([['chsk/handshake', 'bad'], null]).ok).toBe(false);
+    expect(parseServerMessage([42, null]).ok).toBe(false);
+  });
+
+  it('classifies client messages, keeping the cbId of an invalid event', () => {
+    expect(parseClientMessage([['a/b', 1], 'x'])).toEqual({ ok: true, value: { event: ['a/b', 1], cbId: 'x' } });
+    const bad = parseClientMessage([['nope'], 'x']);
+    expect(bad.ok).toBe(false);
+    expect(bad.cbId).toBe('x');
+    const notEnvelope = parseClientMessage({});
+    expect(notEnvelope.ok).toBe(false);
+    expect(notEnvelope.cbId).toBeUndefined();
+  });
+
+  it('the JSON packer refuses what JSON cannot carry', () => {
+    expect(() => jsonPacker.pack(undefined)).toThrow(ChskError);
+    expect(() => jsonPacker.unpack('{')).toThrow(SyntaxError);
+    expect(() => jsonPacker.unpack(new Uint8Array([0xff, 0xfe]))).toThrow();
+  });
+});
+
+describe('ChskError', () => {
+  it('is an Error with a code, and instanceof survives a second copy of the class', () => {
+    const e = new ChskError('chsk/timeout', 'late', { cause: 'x' });
+    expect(e).toBeInstanceOf(Error);
+    expect(e.code).toBe('chsk/timeout');
+    expect(e.cause).toBe('x');
+    expect(isChskError(e, 'chsk/timeout')).toBe(true);
+    expect(isChskError(e, 'chsk/closed')).toBe(false);
+    // A structurally branded object from "another copy" of the package.
+    const foreign = Object.defineProperty(new Error('x'), Symbol.for('sente-rx/ChskError'), { value: true });
+    expect(foreign instanceof ChskError).toBe(true);
+    expect(new Error('plain') instanceof ChskError).toBe(false);
+  });
+});
+
+describe('backoffMs (capped full jitter)', () => {
+  it('retries at once first, then draws below a doubling ceiling capped at maxMs', () => {
+    const top = (attempt: number): number => backoffMs(attempt, { random: () => 0.999999 });
+    expect(backoffMs(1, { random: () => 0.99 })).toBe(0);
+    expect(top(2)).toBe(1999);
+    expect(top(3)).toBe(3999);
+    expect(top(5)).toBe(15_999);
+    expect(top(6)).toBe(29_999);
+    expect(top(60)).toBe(29_999);
+    expect(top(10_000)).toBe(29_999);
+    expect(backoffMs(4, { random: () => 0 })).toBe(0);
+    expect(backoffMs(3, { baseMs: 10, maxMs: 25, random: () => 0.5 })).toBe(12);
+  });
+});
