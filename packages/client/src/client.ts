@@ -108,6 +108,7 @@ class Client {
   #wsEverOpened = false;
   #wsOpenedAt = 0;
   #wsFlaky = 0;
+  #rememberOnAjaxOpen = false;
 
   constructor(
     path: string,
@@ -228,6 +229,8 @@ class Client {
         () => withQuery(base, this.opts.params, { 'client-id': this.clientId, 'csrf-token': this.#csrfToken() }),
         this.#WebSocket!,
         this.#logger,
+        this.opts.wsConnectTimeoutMs ?? 10_000, // 10 s
+        this.#scheduler,
       );
     }
     this.#transport = t;
@@ -270,6 +273,9 @@ class Client {
         if (t.type === 'ws') {
           this.#wsEverOpened = true;
           this.#wsOpenedAt = this.#scheduler.now();
+        } else if (this.#rememberOnAjaxOpen) {
+          this.#rememberOnAjaxOpen = false;
+          this.#remember(true);
         }
         const first = !this.#everHandshaken;
         this.#everHandshaken = true;
@@ -309,10 +315,10 @@ class Client {
       this.#setState(onWsClose(this.state, { udt: now, code: detail.code, reason: detail.reason ?? '', clean: detail.clean === true }));
     }
     let reason: CloseReason = detail.clean === true ? 'clean' : 'unexpected';
-    if (this.#requested === 'auto' && t?.type === 'ws' && this.#shouldDowngrade(detail.everOpened)) {
+    if (this.#requested === 'auto' && t?.type === 'ws' && this.#shouldDowngrade(detail.everOpened, detail.clean === true)) {
       this.#logger.warn('sente-rx: falling back from WebSocket to Ajax long-polling', { code: detail.code, error: detail.error });
       this.#useAjax = true;
-      this.#remember(true);
+      this.#rememberOnAjaxOpen = true; // not before Ajax works: the server may just be down
       reason = 'downgrading-ws-to-ajax';
       this.#setState(onClosed(this.state, reason, now));
       this.#attempt = 0;
@@ -323,11 +329,15 @@ class Client {
     this.#scheduleReconnect();
   }
 
-  /** `auto`: WebSocket never opened since the last reconnect(), or opened and died quickly twice in a row. */
-  #shouldDowngrade(everOpened: boolean): boolean {
+  /**
+   * `auto`: WebSocket never opened since the last reconnect(), or opened and then died abnormally
+   * (no closing handshake: a middlebox, not the server) within `wsFlakyWindowMs`, twice in a row.
+   * A clean close (the server's close(), `chsk/close`) never counts.
+   */
+  #shouldDowngrade(everOpened: boolean, clean: boolean): boolean {
     if (!everOpened || !this.#wsEverOpened) return !this.#wsEverOpened;
     const lived = this.#scheduler.now() - this.#wsOpenedAt;
-    if (lived < this.#flakyWindowMs) this.#wsFlaky++;
+    if (!clean && lived < this.#flakyWindowMs) this.#wsFlaky++;
     else this.#wsFlaky = 0;
     return this.#wsFlaky >= 2;
   }
@@ -495,6 +505,7 @@ class Client {
       this.#useAjax = this.#WebSocket === undefined;
       this.#wsEverOpened = false;
       this.#wsFlaky = 0;
+      this.#rememberOnAjaxOpen = false;
       this.#remember(false);
     }
     this.#connect();
@@ -520,16 +531,14 @@ class Client {
 export function createChannelSocketClient(path: string, csrfToken: CsrfToken, options: ClientOptions = {}): ChannelSocketClient & { readonly pendingRequests: number } {
   const c = new Client(path, csrfToken, options);
   const state$ = c.state$;
-  const readonlyState: ReadonlyBehaviorSubject<StatePair> = Object.assign(state$.asObservable(), {
-    get value(): StatePair {
-      return state$.value;
-    },
-    getValue: (): StatePair => state$.getValue(),
-  });
+  const readonlyState = state$.asObservable();
+  // A getter that reads through: Object.assign would copy the value once.
+  Object.defineProperty(readonlyState, 'value', { get: () => state$.value, enumerable: true });
+  Object.assign(readonlyState, { getValue: () => state$.getValue() });
   return {
     recv$: c.recv.asObservable(),
     send: c.sendFn,
-    state$: readonlyState,
+    state$: readonlyState as ReadonlyBehaviorSubject<StatePair>,
     get state() {
       return c.state;
     },

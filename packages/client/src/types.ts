@@ -52,6 +52,11 @@ export interface ClientOptions {
   /** Client-side timeout of an Ajax request (a poll or a POST); must exceed the server's lpTimeoutMs. @default 60_000 (60 s) */
   readonly ajaxTimeoutMs?: number;
   /**
+   * A WebSocket that has not opened after this long is given up (an upgrade that a proxy
+   * swallows never fails by itself); `auto` then falls back to Ajax. @default 10_000 (10 s)
+   */
+  readonly wsConnectTimeoutMs?: number;
+  /**
    * `auto` only: a WebSocket that opens and then dies within this window counts as broken by the
    * network; twice in a row and the client falls back to Ajax. @default 5_000 (5 s)
    */

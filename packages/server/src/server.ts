@@ -161,6 +161,8 @@ class Server<TReq> implements ServerCore<TReq> {
   private readonly subs: Subscription[] = [];
   private readonly packedPing: Packed;
   private closing = false;
+  private readonly heldPosts = new Set<() => void>();
+  private closed: Promise<void> | undefined;
 
   constructor(options: ServerOptions<TReq>) {
     this.options = resolveOptions(options);
@@ -206,8 +208,12 @@ class Server<TReq> implements ServerCore<TReq> {
     this.cleanups.push(fn);
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
     this.closing = true;
     for (const s of this.subs) s.unsubscribe();
     for (const type of ['ws', 'ajax'] as const) {
@@ -226,6 +232,7 @@ class Server<TReq> implements ServerCore<TReq> {
       }
       this.conns[type].clear();
     }
+    for (const answer of [...this.heldPosts]) answer();
     this.local = EMPTY_UIDS;
     for (const fn of this.cleanups) await fn();
     if (this.ownsBroker) await this.broker.close();
@@ -287,7 +294,7 @@ class Server<TReq> implements ServerCore<TReq> {
     } catch (err) {
       this.logger.error('sente-rx: userId or handshakeData threw during a WebSocket handshake', { err, clientId });
       channel.close(1011, 'chsk/server-error');
-      return { message: () => undefined, closed: () => undefined };
+      return { clientId, uid: '', message: () => undefined, closed: () => undefined };
     }
     const now = this.scheduler.now();
     const conn = new Conn(this as unknown as Server<never>, 'ws', uid, clientId, info, now);
@@ -309,9 +316,9 @@ class Server<TReq> implements ServerCore<TReq> {
       return conn;
     }
     if (conn.pending !== null) {
-      const pending = conn.pending;
+      const packed = this.packBatch(conn.pending, uid);
       conn.pending = null;
-      this.sendWs(conn, this.options.packer.pack(batchEnvelope(pending)));
+      if (packed !== undefined) this.sendWs(conn, packed);
     }
     this.updatePresence(uid, conn);
     return conn;
@@ -485,10 +492,10 @@ class Server<TReq> implements ServerCore<TReq> {
     if (held !== null && !isWsChannel(held) && !held.done) held.respond(200, packer.pack(envelope(LP_TIMEOUT)), this.contentType());
     conn.ch = null;
     conn.polled = true;
-    if (conn.pending !== null) {
-      const pending = conn.pending;
-      conn.pending = null;
-      res.respond(200, packer.pack(batchEnvelope(pending)), this.contentType());
+    const pendingPacked = conn.pending === null ? undefined : this.packBatch(conn.pending, uid);
+    conn.pending = null;
+    if (pendingPacked !== undefined) {
+      res.respond(200, pendingPacked, this.contentType());
       this.startGrace(conn);
     } else {
       conn.ch = res;
@@ -556,9 +563,18 @@ class Server<TReq> implements ServerCore<TReq> {
       }
       res.respond(200, packed, this.contentType());
     };
-    const reply = this.onceReply(answer);
+    const reply = this.onceReply((v) => {
+      this.heldPosts.delete(onServerClose);
+      answer(v);
+    });
+    // close() answers a POST still waiting for its reply, so the client's request fails at once.
+    const onServerClose = (): void => reply('chsk/closed');
+    this.heldPosts.add(onServerClose);
     timer = this.scheduler.schedule(() => reply(LP_TIMEOUT), this.options.lpTimeoutMs);
-    res.onAbort(() => timer?.unsubscribe());
+    res.onAbort(() => {
+      timer?.unsubscribe();
+      this.heldPosts.delete(onServerClose);
+    });
     this.emit(conn, event, info, reply);
   }
 
@@ -678,25 +694,53 @@ class Server<TReq> implements ServerCore<TReq> {
     const events = this.bufs[type].get(uid);
     this.bufs[type].delete(uid);
     const clients = this.conns[type].get(uid);
-    if (events === undefined || events.length === 0 || clients === undefined) return;
-    const { packer } = this.options;
+    if (events === undefined || events.length === 0) return;
+    if (clients === undefined) {
+      this.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: events.length });
+      return;
+    }
     let packed: Packed | undefined;
     for (const conn of clients.values()) {
       const ch = conn.ch;
       if (type === 'ws' && isWsChannel(ch) && ch.isOpen) {
-        packed ??= packer.pack(batchEnvelope(events));
+        packed ??= this.packBatch(events, uid);
+        if (packed === undefined) return;
         if (this.sendWs(conn, packed)) conn.udt = this.scheduler.now();
       } else if (type === 'ajax' && ch !== null && !isWsChannel(ch) && !ch.done) {
-        const batch = conn.pending === null ? events : conn.pending.concat(events);
+        const batch = this.packBatch(conn.pending === null ? events : conn.pending.concat(events), uid);
         conn.pending = null;
+        if (batch === undefined) continue;
         conn.ch = null;
         conn.lpTimer?.unsubscribe();
         conn.lpTimer = null;
-        ch.respond(200, packer.pack(batchEnvelope(batch)), this.contentType());
+        ch.respond(200, batch, this.contentType());
         this.startGrace(conn);
       } else {
         this.addPending(conn, events);
       }
+    }
+  }
+
+  /**
+   * Packs a push batch. `send` validated each event's shape, but a value JSON cannot carry
+   * (a BigInt, a cycle) only shows here, inside a timer: drop those events, log them, and
+   * deliver the rest rather than throw out of the timer.
+   */
+  private packBatch(events: readonly ChskEvent[], uid: Uid): Packed | undefined {
+    const { packer } = this.options;
+    try {
+      return packer.pack(batchEnvelope(events));
+    } catch {
+      const ok = events.filter((e) => {
+        try {
+          packer.pack(e);
+          return true;
+        } catch (err) {
+          this.logger.error('sente-rx: dropped a pushed event that cannot be packed', { uid, id: e[0], err });
+          return false;
+        }
+      });
+      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(ok));
     }
   }
 
@@ -715,6 +759,13 @@ class Server<TReq> implements ServerCore<TReq> {
   }
 }
 
+/** The read side of a BehaviorSubject: `value` and `getValue()` read through (a getter, not a copy). */
+function readonlyBehaviorSubject<T>(subject: BehaviorSubject<T>): ReadonlyBehaviorSubject<T> {
+  const o = subject.asObservable();
+  Object.defineProperty(o, 'value', { get: () => subject.value, enumerable: true });
+  return Object.assign(o, { getValue: () => subject.getValue() }) as ReadonlyBehaviorSubject<T>;
+}
+
 /**
  * Creates a channel socket server (Sente's `make-channel-socket-server!`). The adapter binds it to
  * a host and adds that host's handlers to the result, e.g. `nodeAdapter()` adds
@@ -726,13 +777,7 @@ export function createChannelSocketServer<TReq, TApi extends object>(
 ): ChannelSocketServer & TApi {
   const srv = new Server<TReq>(options);
   const api = adapter.bind(srv);
-  const uids$ = srv.uids$;
-  const readonlyUids = Object.assign(uids$.asObservable(), {
-    get value(): ConnectedUids {
-      return uids$.value;
-    },
-    getValue: (): ConnectedUids => uids$.getValue(),
-  });
+  const readonlyUids = readonlyBehaviorSubject(srv.uids$);
   const base: ChannelSocketServer = {
     recv$: srv.recv.asObservable(),
     send: srv.send,

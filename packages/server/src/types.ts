@@ -130,6 +130,8 @@ export interface AjaxResponder {
 
 /** What the adapter reports for one WebSocket. */
 export interface WsConnection {
+  readonly clientId: string;
+  readonly uid: string;
   message(data: Packed, isBinary: boolean): void;
   closed(code: number): void;
 }

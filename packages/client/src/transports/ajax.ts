@@ -134,9 +134,14 @@ export class AjaxTransport implements Transport {
           return;
         }
         this.cfg.logger.warn('sente-rx: an Ajax POST failed', { err: err instanceof Error ? err.message : String(err) });
+        if (!(err instanceof HttpStatusError)) {
+          // A network failure: the channel is gone, and its pending requests fail chsk/closed.
+          this.#fail(err);
+          return;
+        }
         if (cbId !== null) this.host.reply(cbId, 'chsk/error');
-        // A refused request (4xx) is an answer; a network failure means the channel is gone.
-        if (!(err instanceof HttpStatusError && err.status < 500)) this.#fail(err);
+        // A refused request (4xx) is an answer; a 5xx means the server is in trouble: reconnect.
+        if (err.status >= 500) this.#fail(err);
       },
     );
     return true;

@@ -1,4 +1,5 @@
 import { type ChskEvent, envelope, type Logger, type Packed, parseServerMessage } from '@sente-rx/core';
+import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Transport, TransportHost, WebSocketConstructor, WebSocketLike } from '../types.js';
 
 const OPEN = 1;
@@ -9,11 +10,15 @@ export class WebSocketTransport implements Transport {
   #ws: WebSocketLike | null = null;
   #opened = false;
 
+  #openTimer: Subscription | null = null;
+
   constructor(
     private readonly host: TransportHost,
     private readonly url: () => string,
     private readonly Ctor: WebSocketConstructor,
     private readonly logger: Logger,
+    private readonly connectTimeoutMs: number,
+    private readonly scheduler: SchedulerLike,
   ) {}
 
   connect(): void {
@@ -28,8 +33,19 @@ export class WebSocketTransport implements Transport {
     }
     this.#ws = ws;
     ws.binaryType = 'arraybuffer';
+    if (this.connectTimeoutMs > 0) {
+      this.#openTimer = this.scheduler.schedule(() => {
+        if (this.#ws !== ws || this.#opened) return;
+        this.logger.warn('sente-rx: the WebSocket did not open within wsConnectTimeoutMs');
+        this.stop(1000, 'connect timeout');
+        this.host.wsError('connect timeout');
+        this.host.lost({ everOpened: false, error: 'connect timeout' });
+      }, this.connectTimeoutMs);
+    }
     ws.onopen = () => {
-      if (this.#ws === ws) this.#opened = true;
+      if (this.#ws !== ws) return;
+      this.#opened = true;
+      this.#openTimer?.unsubscribe();
     };
     ws.onmessage = (ev) => {
       if (this.#ws === ws) this.#receive(ev.data);
@@ -42,6 +58,7 @@ export class WebSocketTransport implements Transport {
     ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
+      this.#openTimer?.unsubscribe();
       this.host.lost({ code: ev.code, reason: ev.reason, clean: ev.wasClean, everOpened: this.#opened });
     };
   }
@@ -83,6 +100,7 @@ export class WebSocketTransport implements Transport {
   }
 
   #detach(): WebSocketLike | null {
+    this.#openTimer?.unsubscribe();
     const ws = this.#ws;
     this.#ws = null;
     if (ws !== null) {

@@ -134,7 +134,12 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
       let closed = false;
       const attached: { server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }[] = [];
 
-      const onSocketError = (err: Error): void => logger.debug('sente-rx: WebSocket error', { err: err.message });
+      // ws reports protocol violations (a frame over maxPayload → 1009, invalid UTF-8 → 1007, …)
+      // as 'error' and closes the socket itself; we log them with the client's identity.
+      const onSocketError = function (this: TaggedSocket, err: Error & { code?: string }): void {
+        const conn = this[kConn];
+        logger.warn('sente-rx: WebSocket error; the socket is closed', { clientId: conn?.clientId, uid: conn?.uid, code: err.code, err: err.message });
+      };
       const onUpgradeSocketError = (): void => undefined;
 
       function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -217,6 +222,17 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
           if (Buffer.isBuffer(parsed) || typeof parsed === 'string') {
             if (Buffer.byteLength(parsed) > max) return tooLarge();
             return done(parsed);
+          }
+          if (parsed !== undefined && (req.readableEnded || req.complete)) {
+            // A body parser ran first and left a parsed value: take it as the unpacked envelope.
+            if (core.options.packer.binary) return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
+            let repacked: Packed;
+            try {
+              repacked = core.options.packer.pack(parsed);
+            } catch {
+              return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
+            }
+            return done(typeof repacked === 'string' ? repacked : Buffer.from(repacked));
           }
           const declared = Number(req.headers['content-length']);
           if (Number.isFinite(declared) && declared > max) return tooLarge();
