@@ -25,6 +25,7 @@ import {
   type Packer,
   PONG,
   randomUuid,
+  readonlyBehaviorSubject,
   type RequestedType,
   type ServerMessage,
   silentLogger,
@@ -43,7 +44,6 @@ import type {
   ClientSendOptions,
   CsrfToken,
   FetchLike,
-  ReadonlyBehaviorSubject,
   Transport,
   TransportHost,
   WebSocketConstructor,
@@ -168,7 +168,11 @@ class Client {
     const pair = transition(this.state, next);
     if (pair === undefined) return;
     if (pair[1].opened) this.#logger.info('sente-rx: channel open', { type: pair[1].type, uid: pair[1].uid });
-    if (pair[1].closed) this.#logger.warn('sente-rx: channel closed', { reason: pair[1].lastClose?.reason });
+    if (pair[1].closed) {
+      const reason = pair[1].lastClose?.reason;
+      const asked = reason === 'requested-disconnect' || reason === 'requested-reconnect';
+      this.#logger[asked ? 'info' : 'warn']('sente-rx: channel closed', { reason });
+    }
     this.state$.next(pair);
     this.#emit(['chsk/state', pair]);
   }
@@ -530,15 +534,11 @@ class Client {
  */
 export function createChannelSocketClient(path: string, csrfToken: CsrfToken, options: ClientOptions = {}): ChannelSocketClient & { readonly pendingRequests: number } {
   const c = new Client(path, csrfToken, options);
-  const state$ = c.state$;
-  const readonlyState = state$.asObservable();
-  // A getter that reads through: Object.assign would copy the value once.
-  Object.defineProperty(readonlyState, 'value', { get: () => state$.value, enumerable: true });
-  Object.assign(readonlyState, { getValue: () => state$.getValue() });
+  const readonlyState = readonlyBehaviorSubject(c.state$);
   return {
     recv$: c.recv.asObservable(),
     send: c.sendFn,
-    state$: readonlyState as ReadonlyBehaviorSubject<StatePair>,
+    state$: readonlyState,
     get state() {
       return c.state;
     },

@@ -82,11 +82,8 @@ export interface ClientSendOptions {
   readonly timeoutMs?: number;
 }
 
-/** A BehaviorSubject's read side. */
-export interface ReadonlyBehaviorSubject<T> extends Observable<T> {
-  readonly value: T;
-  getValue(): T;
-}
+import type { ReadonlyBehaviorSubject } from '@sente-rx/core';
+export type { ReadonlyBehaviorSubject };
 
 export interface ChannelSocketClient {
   /** Hot: `chsk/handshake`, `chsk/state`, `chsk/ws-ping` and the server's pushes, in order. */

@@ -8,8 +8,6 @@ export const CloseCode = Object.freeze({
   UNSUPPORTED_DATA: 1003,
   /** A frame that does not unpack or is not an envelope. */
   BAD_FRAME: 1007,
-  /** A client that does not read what it is sent (send buffer over `maxBufferedBytes`). */
-  POLICY_VIOLATION: 1008,
   /** A frame over `maxMessageBytes`. */
   TOO_BIG: 1009,
   /** The server closed every socket of a uid (`send(uid, ['chsk/close'])`). */

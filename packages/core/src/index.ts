@@ -55,6 +55,10 @@ export {
 } from './state.js';
 export type { ChskState, CloseReason, RequestedType, StatePair, TransportType } from './state.js';
 
+// rx helpers
+export { readonlyBehaviorSubject } from './readonly-subject.js';
+export type { ReadonlyBehaviorSubject } from './readonly-subject.js';
+
 // backoff, ids, logging
 export { backoffMs, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';

@@ -27,6 +27,7 @@ import {
   WS_PING,
   WS_PONG,
   CloseCode,
+  readonlyBehaviorSubject,
 } from '@sente-rx/core';
 import { asyncScheduler, BehaviorSubject, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import { type Broker, type BrokerMessage, EMPTY_UIDS, inMemoryBroker } from './broker.js';
@@ -160,6 +161,7 @@ class Server<TReq> implements ServerCore<TReq> {
   private readonly cleanups: (() => void | Promise<void>)[] = [];
   private readonly subs: Subscription[] = [];
   private readonly packedPing: Packed;
+  private readonly packedLpTimeout: Packed;
   private closing = false;
   private readonly heldPosts = new Set<() => void>();
   private closed: Promise<void> | undefined;
@@ -171,6 +173,7 @@ class Server<TReq> implements ServerCore<TReq> {
     this.ownsBroker = options.broker === undefined;
     this.broker = options.broker ?? inMemoryBroker();
     this.packedPing = this.options.packer.pack(envelope(WS_PING));
+    this.packedLpTimeout = this.options.packer.pack(envelope(LP_TIMEOUT));
     if (this.options.csrfToken === undefined) {
       this.logger.warn('sente-rx: no csrfToken option, so every request fails the CSRF check; pass csrfToken: () => SKIP_CSRF_CHECK to rely on origin checks alone');
     }
@@ -227,7 +230,7 @@ class Server<TReq> implements ServerCore<TReq> {
           const ch = c.ch;
           c.ch = null;
           if (isWsChannel(ch)) ch.close(CloseCode.GOING_AWAY, 'server closing');
-          else if (ch !== null && !ch.done) ch.respond(200, this.options.packer.pack(envelope(LP_TIMEOUT)));
+          else this.answerLpTimeout(ch);
         }
       }
       this.conns[type].clear();
@@ -448,16 +451,26 @@ class Server<TReq> implements ServerCore<TReq> {
 
   // ---- Ajax ------------------------------------------------------------------------------------
 
-  ajaxGet(view: RequestView, req: TReq, info: RequestInfo, res: AjaxResponder): void {
-    const clientId = view.query.get('client-id') ?? '';
-    let uid: Uid;
+  /** The uid of an Ajax request, or `undefined` after answering 500 when `userId` threw. */
+  private ajaxUid(req: TReq, clientId: string, res: AjaxResponder): Uid | undefined {
     try {
-      uid = this.uidOf(req, clientId);
+      return this.uidOf(req, clientId);
     } catch (err) {
       this.logger.error('sente-rx: userId threw during an Ajax request', { err, clientId });
       res.respond(500, 'Internal server error', 'text/plain; charset=utf-8');
-      return;
+      return undefined;
     }
+  }
+
+  /** Ends a held poll without events (the client polls again at once). */
+  private answerLpTimeout(res: AjaxResponder | ServerChannel | null): void {
+    if (res !== null && !isWsChannel(res) && !res.done) res.respond(200, this.packedLpTimeout, this.contentType());
+  }
+
+  ajaxGet(view: RequestView, req: TReq, info: RequestInfo, res: AjaxResponder): void {
+    const clientId = view.query.get('client-id') ?? '';
+    const uid = this.ajaxUid(req, clientId, res);
+    if (uid === undefined) return;
     const { packer } = this.options;
     const existing = this.conns.ajax.get(uid)?.get(clientId);
     const wantsHandshake = view.query.has('handshake?') || view.query.has('handshake');
@@ -477,7 +490,7 @@ class Server<TReq> implements ServerCore<TReq> {
         this.dropTimers(existing);
         const held = existing.ch;
         existing.ch = null;
-        if (held !== null && !isWsChannel(held) && !held.done) held.respond(200, packer.pack(envelope(LP_TIMEOUT)), this.contentType());
+        this.answerLpTimeout(held);
       }
       this.register(conn);
       res.respond(200, hs, this.contentType());
@@ -489,7 +502,7 @@ class Server<TReq> implements ServerCore<TReq> {
     conn.request = info;
     conn.udt = this.scheduler.now();
     const held = conn.ch;
-    if (held !== null && !isWsChannel(held) && !held.done) held.respond(200, packer.pack(envelope(LP_TIMEOUT)), this.contentType());
+    this.answerLpTimeout(held);
     conn.ch = null;
     conn.polled = true;
     const pendingPacked = conn.pending === null ? undefined : this.packBatch(conn.pending, uid);
@@ -503,7 +516,7 @@ class Server<TReq> implements ServerCore<TReq> {
         conn.lpTimer = null;
         if (conn.ch !== res) return;
         conn.ch = null;
-        if (!res.done) res.respond(200, packer.pack(envelope(LP_TIMEOUT)), this.contentType());
+        this.answerLpTimeout(res);
         this.startGrace(conn);
       }, this.options.lpTimeoutMs);
       res.onAbort(() => {
@@ -535,14 +548,8 @@ class Server<TReq> implements ServerCore<TReq> {
       res.respond(400, `Bad request: ${reason.slice(0, 200)}`, 'text/plain; charset=utf-8');
       return;
     }
-    let uid: Uid;
-    try {
-      uid = this.uidOf(req, clientId);
-    } catch (err) {
-      this.logger.error('sente-rx: userId threw during an Ajax request', { err, clientId });
-      res.respond(500, 'Internal server error', 'text/plain; charset=utf-8');
-      return;
-    }
+    const uid = this.ajaxUid(req, clientId, res);
+    if (uid === undefined) return;
     const { event, cbId } = parsed.value;
     const conn = this.conns.ajax.get(uid)?.get(clientId) ?? new Conn(this as unknown as Server<never>, 'ajax', uid, clientId, info, 0);
     if (cbId === null) {
@@ -682,7 +689,7 @@ class Server<TReq> implements ServerCore<TReq> {
       if (held !== null && !isWsChannel(held) && !held.done) {
         c.ch = null;
         c.lpTimer?.unsubscribe();
-        held.respond(200, this.options.packer.pack(envelope(LP_TIMEOUT)), this.contentType());
+        this.answerLpTimeout(held);
         this.startGrace(c);
       }
     }
@@ -757,13 +764,6 @@ class Server<TReq> implements ServerCore<TReq> {
       });
     }
   }
-}
-
-/** The read side of a BehaviorSubject: `value` and `getValue()` read through (a getter, not a copy). */
-function readonlyBehaviorSubject<T>(subject: BehaviorSubject<T>): ReadonlyBehaviorSubject<T> {
-  const o = subject.asObservable();
-  Object.defineProperty(o, 'value', { get: () => subject.value, enumerable: true });
-  return Object.assign(o, { getValue: () => subject.getValue() }) as ReadonlyBehaviorSubject<T>;
 }
 
 /**

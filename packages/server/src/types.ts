@@ -1,5 +1,5 @@
 import type { ChskEvent, Logger, Packed, Packer, SKIP_CSRF_CHECK, Uid } from '@sente-rx/core';
-import type { Observable, SchedulerLike } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
 import type { AllowedOrigins } from './security.js';
 import type { Broker } from './broker.js';
 
@@ -59,11 +59,8 @@ export interface ConnectedUids {
   readonly any: ReadonlySet<Uid>;
 }
 
-/** A BehaviorSubject's read side. */
-export interface ReadonlyBehaviorSubject<T> extends Observable<T> {
-  readonly value: T;
-  getValue(): T;
-}
+import type { ReadonlyBehaviorSubject } from '@sente-rx/core';
+export type { ReadonlyBehaviorSubject };
 
 export interface ServerOptions<TReq> {
   /** The user id of a request (called once per WebSocket handshake and per Ajax request). Nothing → `NIL_UID`. */
@@ -97,7 +94,7 @@ export interface ServerOptions<TReq> {
   readonly reconnectGraceMs?: { readonly ws?: number; readonly ajax?: number };
   /** Largest message accepted (WebSocket frame or Ajax body). @default 1_048_576 (1 MiB) */
   readonly maxMessageBytes?: number;
-  /** A WebSocket whose unsent data exceeds this is closed (1008): a client that does not read. @default 8_388_608 (8 MiB) */
+  /** A WebSocket whose unsent data exceeds this is terminated (no closing handshake: the client does not read). @default 8_388_608 (8 MiB) */
   readonly maxBufferedBytes?: number;
   /** Events kept for one client while it has no open channel (between Ajax polls, or reconnecting within the grace period). @default 1_000 */
   readonly maxPendingEvents?: number;

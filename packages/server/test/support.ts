@@ -341,25 +341,26 @@ function firstTextFrame(buf: Buffer): string | undefined {
 
 /**
  * A WebSocket client done by hand on a raw TCP socket: it sends the upgrade request, waits for
- * the 101, then stops reading (the socket is paused), so the server's writes back up.
+ * the response head, then stops reading (the socket is paused), so the server's writes back up.
+ * `rest` holds the bytes that came after the head (the start of the first frames).
  */
-export function nonReadingWsClient(port: number, path: string, ms = 5_000): Promise<{ socket: net.Socket; status: number }> {
+export function nonReadingWsClient(port: number, path: string, ms = 5_000): Promise<{ socket: net.Socket; status: number; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('no upgrade response'));
     }, ms);
-    let head = '';
+    let head = Buffer.alloc(0);
     const onData = (c: Buffer): void => {
-      head += c.toString('latin1');
+      head = Buffer.concat([head, c]);
       const end = head.indexOf('\r\n\r\n');
       if (end === -1) return;
       socket.removeListener('data', onData);
       socket.pause();
       clearTimeout(timer);
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-      resolve({ socket, status });
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head.toString('latin1'))?.[1] ?? 0);
+      resolve({ socket, status, rest: head.subarray(end + 4) });
     };
     socket.on('data', onData);
     socket.on('error', () => undefined);
@@ -370,4 +371,33 @@ export function nonReadingWsClient(port: number, path: string, ms = 5_000): Prom
       );
     });
   });
+}
+
+/** A masked client → server frame (FIN set) with this opcode and payload (< 64 KiB). */
+export function clientFrame(opcode: number, payload: Buffer): Buffer {
+  const mask = randomBytes(4);
+  const len = payload.length;
+  const header = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len]) : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+  const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
+  return Buffer.concat([header, mask, body]);
+}
+
+/** Splits unmasked server → client frames (< 64 KiB each) off the front of `buf`. */
+export function serverFrames(buf: Buffer): { frames: { opcode: number; payload: Buffer }[]; rest: Buffer } {
+  const frames: { opcode: number; payload: Buffer }[] = [];
+  let off = 0;
+  for (;;) {
+    if (buf.length - off < 2) break;
+    let len = buf[off + 1]! & 0x7f;
+    let hdr = 2;
+    if (len === 126) {
+      if (buf.length - off < 4) break;
+      len = buf.readUInt16BE(off + 2);
+      hdr = 4;
+    } else if (len === 127) throw new Error('frame too large for this helper');
+    if (buf.length - off < hdr + len) break;
+    frames.push({ opcode: buf[off]! & 0x0f, payload: buf.subarray(off + hdr, off + hdr + len) });
+    off += hdr + len;
+  }
+  return { frames, rest: buf.subarray(off) };
 }

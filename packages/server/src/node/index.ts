@@ -132,7 +132,6 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
       const wss = new WebSocketServer({ noServer: true, maxPayload: max, perMessageDeflate: false, clientTracking: true });
       wss.on('error', (err) => logger.error('sente-rx: WebSocketServer error', { err }));
       let closed = false;
-      const attached: { server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }[] = [];
 
       // ws reports protocol violations (a frame over maxPayload → 1009, invalid UTF-8 → 1007, …)
       // as 'error' and closes the socket itself; we log them with the client's identity.
@@ -165,8 +164,9 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
       }
 
       core.onClose(async () => {
+        // The upgrade listeners stay: until the host server closes, upgrades to our path are
+        // refused with 503 instead of being left to whatever other listener the app has.
         closed = true;
-        for (const a of attached) a.server.removeListener('upgrade', a.listener);
         // Sockets got 1001 from the core; give their closing handshakes a moment, then cut the rest.
         const deadline = Date.now() + 1_000;
         while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -185,7 +185,6 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
             handleUpgrade(req, socket, head);
           };
           server.on('upgrade', listener);
-          attached.push({ server, listener });
         },
 
         ajaxGetOrWsHandshake(req, res) {

@@ -1,0 +1,126 @@
+/**
+ * close(): every WebSocket gets 1001, held Ajax requests are answered, recv$ and connectedUids$
+ * complete, and no timer is left behind (the process could exit).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { chskPath, freshClientId, httpRequest, type HttpResult, type RawWs, rawWs, startServer, type TestServer } from './support.js';
+
+/** Active (ref'd) timers in this process. */
+const activeTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+/** Resolves with `p`'s value, or with 'pending' if it has not settled within `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<'pending'>((r) => (t = setTimeout(() => r('pending'), ms)))]).finally(() => clearTimeout(t));
+}
+
+describe('close()', () => {
+  let srv: TestServer | undefined;
+  afterEach(async () => {
+    await srv?.stop();
+    srv = undefined;
+  });
+
+  it('sends 1001 to every socket, answers held polls, completes recv$ and connectedUids$', async () => {
+    srv = await startServer({ reconnectGraceMs: { ws: 50, ajax: 50 } });
+    let recvDone = false;
+    let uidsDone = false;
+    const errors: unknown[] = [];
+    srv.chsk.recv$.subscribe({ complete: () => (recvDone = true), error: (e: unknown) => errors.push(e) });
+    srv.chsk.connectedUids$.subscribe({ complete: () => (uidsDone = true), error: (e: unknown) => errors.push(e) });
+    const sockets: RawWs[] = [rawWs(srv.port, { uid: 'alice' }), rawWs(srv.port, { uid: 'alice' }), rawWs(srv.port, { uid: 'bob' }), rawWs(srv.port)];
+    await Promise.all(sockets.map((s) => s.handshake()));
+
+    // an Ajax client with a poll held
+    const path = chskPath({ 'client-id': freshClientId('ajax'), uid: 'carol' });
+    await httpRequest(srv.port, { path: `${path}&handshake%3F=1` });
+    const poll = httpRequest(srv.port, { path });
+    await srv.next('chsk/uidport-open', (m) => m.data === 'carol');
+
+    await srv.chsk.close();
+    expect(await Promise.all(sockets.map((s) => s.closed))).toEqual(sockets.map(() => ({ code: 1001, reason: 'server closing' })));
+    const answered = await poll;
+    expect(answered.status).toBe(200);
+    expect(JSON.parse(answered.body)).toEqual(['chsk/timeout', null]);
+    expect(recvDone).toBe(true);
+    expect(uidsDone).toBe(true);
+    expect(errors).toEqual([]);
+    // the closing sockets produced no uidport-close
+    const ids: string[] = [];
+    srv.received.subscribe((m) => ids.push(m.id)).unsubscribe();
+    expect(ids.filter((id) => id === 'chsk/uidport-close')).toEqual([]);
+  });
+
+  it('after close: new Ajax requests get 503, send() is a no-op, late subscribers see recv$ complete', async () => {
+    srv = await startServer();
+    await srv.chsk.close();
+    const get = await httpRequest(srv.port, { path: chskPath({ 'client-id': 'c1' }) });
+    expect({ status: get.status, body: get.body }).toEqual({ status: 503, body: 'Server closing' });
+    const post = await httpRequest(srv.port, { method: 'POST', path: chskPath({ 'client-id': 'c1' }), body: '[["test/x"],null]' });
+    expect(post.status).toBe(503);
+    expect(() => srv!.chsk.send('alice', ['test/x', 1])).not.toThrow();
+    let completed = false;
+    srv.chsk.recv$.subscribe({ complete: () => (completed = true) });
+    expect(completed).toBe(true);
+  });
+
+  it('leaves no timers behind: keep-alive sweep, send buffers, grace periods and held polls are all released', async () => {
+    const before = activeTimers();
+    srv = await startServer({ wsKeepAliveMs: 1_000, sendBufMs: { ws: 10_000, ajax: 10_000 }, reconnectGraceMs: { ws: 10_000, ajax: 10_000 }, lpTimeoutMs: 30_000 });
+    const a = rawWs(srv.port, { uid: 'alice' });
+    const b = rawWs(srv.port, { uid: 'bob' });
+    await Promise.all([a.handshake(), b.handshake()]);
+    srv.chsk.send('alice', ['test/buffered', 1]); // a 10 s send-buffer timer
+    await b.close(); // a 10 s grace timer
+    await srv.next('chsk/uidport-open', (m) => m.data === 'bob');
+    const path = chskPath({ 'client-id': freshClientId('ajax'), uid: 'carol' });
+    await httpRequest(srv.port, { path: `${path}&handshake%3F=1` }); // an Ajax grace timer
+    const poll = httpRequest(srv.port, { path }); // a 30 s long-poll timer
+    await srv.next('chsk/uidport-open', (m) => m.data === 'carol');
+    expect(activeTimers()).toBeGreaterThan(before);
+
+    const t0 = performance.now();
+    await srv.stop();
+    expect(performance.now() - t0).toBeLessThan(1_500);
+    await a.closed;
+    await poll;
+    expect(activeTimers()).toBe(before);
+  });
+
+  it('answers an Ajax POST still waiting for its reply, instead of holding it for lpTimeoutMs', async () => {
+    srv = await startServer(); // lpTimeoutMs: the default 20 s
+    srv.chsk.recv$.subscribe(() => undefined); // a handler that never replies
+    const post = httpRequest(srv.port, {
+      method: 'POST',
+      path: chskPath({ 'client-id': freshClientId('ajax'), uid: 'dana' }),
+      body: JSON.stringify([['test/never-replied'], 'ajax']),
+    });
+    const m = await srv.next('test/never-replied');
+    expect(typeof m.reply).toBe('function');
+    const timersWithPost = activeTimers();
+    await srv.chsk.close();
+    const res: HttpResult | 'pending' = await within(post, 2_000);
+    expect(res).not.toBe('pending');
+    if (res !== 'pending') {
+      const failed = res.status >= 500 || ['chsk/timeout', 'chsk/closed', 'chsk/error'].includes(JSON.parse(res.body)[0]);
+      expect(failed).toBe(true);
+    }
+    // and its lpTimeoutMs timer is gone (the keep-alive sweep's is too)
+    expect(activeTimers()).toBeLessThanOrEqual(timersWithPost - 2);
+    expect(() => m.reply!('too late')).not.toThrow();
+  });
+
+  it('a second close() resolves only once the server is closed', async () => {
+    srv = await startServer();
+    let recvDone = false;
+    srv.chsk.recv$.subscribe({ complete: () => (recvDone = true) });
+    const c = rawWs(srv.port, { uid: 'alice' });
+    await c.handshake();
+    const first = srv.chsk.close();
+    const second = srv.chsk.close();
+    await second;
+    expect(recvDone).toBe(true);
+    await first;
+    expect((await c.closed).code).toBe(1001);
+  });
+});
