@@ -142,7 +142,8 @@ function resolveOptions<TReq>(o: ServerOptions<TReq>): ResolvedOptions<TReq> {
   };
 }
 
-const isWsChannel = (ch: ServerChannel | AjaxResponder | null): ch is ServerChannel => ch !== null && 'isOpen' in ch;
+const isWsChannel = (ch: ServerChannel | AjaxResponder | null): ch is ServerChannel => ch !== null && 'terminate' in ch;
+const OPEN = 1;
 
 class Server<TReq> implements ServerCore<TReq> {
   readonly options: ResolvedOptions<TReq>;
@@ -308,7 +309,7 @@ class Server<TReq> implements ServerCore<TReq> {
       conn.pending = old.pending;
       const oldCh = old.ch;
       old.ch = null;
-      if (isWsChannel(oldCh) && oldCh.isOpen) oldCh.close(CloseCode.NORMAL, 'replaced by a newer connection');
+      if (isWsChannel(oldCh) && oldCh.readyState === OPEN) oldCh.close(CloseCode.NORMAL, 'replaced by a newer connection');
     }
     this.register(conn);
     try {
@@ -390,7 +391,7 @@ class Server<TReq> implements ServerCore<TReq> {
 
   private wsReply(conn: Conn, value: unknown, cbId: CbId): void {
     const ch = conn.ch;
-    if (!isWsChannel(ch) || !ch.isOpen) return; // the client's request fails with chsk/closed on its side
+    if (!isWsChannel(ch) || ch.readyState !== OPEN) return; // the client's request fails with chsk/closed on its side
     let packed: Packed;
     try {
       packed = this.options.packer.pack(envelope(value, cbId));
@@ -404,7 +405,7 @@ class Server<TReq> implements ServerCore<TReq> {
   /** Sends unless the client stopped reading: past `maxBufferedBytes` it is cut off. */
   private sendWs(conn: Conn, packed: Packed): boolean {
     const ch = conn.ch;
-    if (!isWsChannel(ch) || !ch.isOpen) return false;
+    if (!isWsChannel(ch) || ch.readyState !== OPEN) return false;
     if (ch.bufferedAmount > this.options.maxBufferedBytes) {
       this.logger.warn('sente-rx: terminating a WebSocket whose client does not read (send buffer over maxBufferedBytes)', {
         clientId: conn.clientId,
@@ -434,7 +435,7 @@ class Server<TReq> implements ServerCore<TReq> {
     for (const byClient of this.conns.ws.values()) {
       for (const conn of byClient.values()) {
         const ch = conn.ch;
-        if (!isWsChannel(ch) || !ch.isOpen) continue;
+        if (!isWsChannel(ch) || ch.readyState !== OPEN) continue;
         if (conn.pingedAt > 0) {
           if (timeoutMs > 0 && now - conn.pingedAt >= timeoutMs) {
             this.logger.info('sente-rx: closing a silent WebSocket (no answer to a ping within wsPingTimeoutMs)', { clientId: conn.clientId, uid: conn.uid });
@@ -709,7 +710,7 @@ class Server<TReq> implements ServerCore<TReq> {
     let packed: Packed | undefined;
     for (const conn of clients.values()) {
       const ch = conn.ch;
-      if (type === 'ws' && isWsChannel(ch) && ch.isOpen) {
+      if (type === 'ws' && isWsChannel(ch) && ch.readyState === OPEN) {
         packed ??= this.packBatch(events, uid);
         if (packed === undefined) return;
         if (this.sendWs(conn, packed)) conn.udt = this.scheduler.now();

@@ -16,7 +16,8 @@ export interface RequestView {
 /**
  * What an event-msg keeps of the request that carried it: the WebSocket upgrade request for
  * WebSocket messages, the POST for Ajax. A small snapshot, so an idle connection does not keep
- * the whole request object alive.
+ * the whole request object alive; for WebSockets the handshake's own headers (`upgrade`,
+ * `connection`, `sec-websocket-*`) are left out.
  */
 export interface RequestInfo {
   readonly transport: 'ws' | 'ajax';
@@ -108,7 +109,8 @@ export interface ServerOptions<TReq> {
 
 /** The channel the core sends through (Sente's `IServerChan`); one per WebSocket. */
 export interface ServerChannel {
-  readonly isOpen: boolean;
+  /** WebSocket's readyState: 1 (OPEN) while it can send. */
+  readonly readyState: number;
   /** Bytes queued but not yet written to the network. */
   readonly bufferedAmount: number;
   send(data: Packed): void;

@@ -7,8 +7,9 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Packed } from '@sente-rx/core';
-import { WebSocket, WebSocketServer } from 'ws';
-import type { AjaxResponder, Rejection, RequestInfo, RequestView, ServerAdapter, ServerChannel, ServerCore, WsConnection } from '../types.js';
+import type { WebSocket} from 'ws';
+import { WebSocketServer } from 'ws';
+import type { AjaxResponder, Rejection, RequestInfo, RequestView, ServerAdapter, ServerCore, WsConnection } from '../types.js';
 
 export interface NodeAdapterApi {
   /** GET on the channel path: an Ajax handshake or long-poll. (WebSocket upgrades arrive through `attach`/`handleUpgrade`.) */
@@ -40,6 +41,16 @@ function view(req: IncomingMessage): RequestView {
   };
 }
 
+/** Handshake mechanics, not request data: an idle socket need not keep them. */
+const DROPPED_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'upgrade', 'connection']);
+
+function snapshotHeaders(req: IncomingMessage): RequestInfo['headers'] {
+  const out: Record<string, string | string[] | undefined> = {};
+  const h = req.headers;
+  for (const k in h) if (!DROPPED_HEADERS.has(k)) out[k] = h[k];
+  return out;
+}
+
 function info(req: IncomingMessage, transport: 'ws' | 'ajax', trustProxy: boolean): RequestInfo {
   const fwd = trustProxy ? req.headers['x-forwarded-for'] : undefined;
   const forwarded = typeof fwd === 'string' ? fwd.split(',')[0]?.trim() : undefined;
@@ -47,7 +58,7 @@ function info(req: IncomingMessage, transport: 'ws' | 'ajax', trustProxy: boolea
     transport,
     method: req.method ?? 'GET',
     url: req.url ?? '/',
-    headers: req.headers,
+    headers: transport === 'ws' ? snapshotHeaders(req) : req.headers,
     remoteAddress: forwarded ?? req.socket?.remoteAddress,
   };
 }
@@ -103,25 +114,6 @@ function onClose(this: TaggedSocket, code: number): void {
   this[kConn]?.closed(code);
 }
 
-class WsChannel implements ServerChannel {
-  constructor(private readonly ws: WebSocket) {}
-  get isOpen(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
-  }
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
-  }
-  send(data: Packed): void {
-    this.ws.send(data);
-  }
-  close(code: number, reason: string): void {
-    this.ws.close(code, reason);
-  }
-  terminate(): void {
-    this.ws.terminate();
-  }
-}
-
 /** The adapter for Node's `http`/`https` servers, Express and Connect. */
 export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<IncomingMessage, NodeAdapterApi> {
   const trustProxy = options.trustProxy === true;
@@ -159,7 +151,8 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
           ws.on('error', onSocketError);
           ws.on('message', onMessage);
           ws.on('close', onClose);
-          ws[kConn] = core.wsOpen(new WsChannel(ws), v, req, info(req, 'ws', trustProxy));
+          // The ws socket is the channel itself (send, close, terminate, readyState, bufferedAmount): no wrapper per connection.
+          ws[kConn] = core.wsOpen(ws, v, req, info(req, 'ws', trustProxy));
         });
       }
 
