@@ -84,7 +84,9 @@ describe('close()', () => {
     expect(performance.now() - t0).toBeLessThan(1_500);
     await a.closed;
     await poll;
-    expect(activeTimers()).toBe(before);
+    // At most the baseline: a timer left by an earlier test (an HTTP keep-alive, a `within`
+    // guard) may have ended meanwhile, so the count can drop below it, never rise above it.
+    expect(activeTimers()).toBeLessThanOrEqual(before);
   });
 
   it('answers an Ajax POST still waiting for its reply, instead of holding it for lpTimeoutMs', async () => {
