@@ -1,0 +1,62 @@
+// 6. Browser client bundle: esbuild, minified, for the browser, then gzip -9; once with esbuild's
+// default conditions and once with `--conditions=es2015` (RxJS's ES2015 build). The raw `ws`
+// column is the smallest useful browser client on the bare WebSocket: connect, JSON, an
+// id-correlated request and a push handler.
+
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import type { Impl } from './types.js';
+
+const ENTRIES: Record<Exclude<Impl, 'sente-rx/wire'>, string> = {
+  'sente-rx': `export { createChannelSocketClient } from '@sente-rx/client';`,
+  'socket.io': `export { io } from 'socket.io-client';`,
+  ws: `
+export function connect(url, onPush) {
+  const ws = new WebSocket(url);
+  const pending = new Map();
+  let seq = 0;
+  ws.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.p !== undefined) onPush(m.p);
+    else if (m.id !== undefined) { const done = pending.get(m.id); pending.delete(m.id); done && done(m.d); }
+  };
+  return {
+    request: (d) => new Promise((resolve) => { const id = ++seq; pending.set(id, resolve); ws.send(JSON.stringify({ id, d })); }),
+    close: () => ws.close(),
+  };
+}
+`,
+};
+
+export interface BundleSize {
+  readonly minBytes: number;
+  readonly gzipBytes: number;
+  /** Minified bytes that came from rxjs. */
+  readonly rxjsMinBytes: number;
+  /** Inputs that must never reach a browser bundle (Node built-ins, `ws`). */
+  readonly forbidden: readonly string[];
+}
+
+export async function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
+  const result = await build({
+    stdin: { contents: ENTRIES[impl], resolveDir, loader: 'js', sourcefile: `${impl}-entry.js` },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    // Only set when asked: esbuild drops its default `module` condition once conditions are configured.
+    ...(conditions.length > 0 ? { conditions: [...conditions] } : {}),
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0]?.contents;
+  if (!code) throw new Error(`esbuild produced no output for ${impl}`);
+  const forbidden = Object.keys(result.metafile.inputs).filter((f) => /(^|\/)node_modules\/ws\/|^node:|^(http|https|net|tls|crypto|stream|zlib|events)$/.test(f));
+  const inputs = Object.values(result.metafile.outputs)[0]?.inputs ?? {};
+  const rxjsMinBytes = Object.entries(inputs)
+    .filter(([file]) => /(^|\/)node_modules\/rxjs\//.test(file))
+    .reduce((acc, [, v]) => acc + v.bytesInOutput, 0);
+  return { minBytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, rxjsMinBytes, forbidden };
+}

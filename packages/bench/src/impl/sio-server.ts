@@ -1,0 +1,39 @@
+// Socket.IO server as its users run it: one room per uid (`socket.join(uid)`), `io.to(uid).emit`
+// for pushes, an acknowledgement callback for request/reply. Both transports stay enabled.
+
+import http from 'node:http';
+import { Server } from 'socket.io';
+import { LISTEN, runServer, type BenchServer } from '../server-harness.js';
+
+await runServer(async (): Promise<BenchServer> => {
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { serveClient: false });
+  let replies = 0;
+
+  io.on('connection', (socket) => {
+    const uid = socket.handshake.query['uid'];
+    void socket.join(typeof uid === 'string' ? uid : '');
+    socket.on('echo', (data: unknown, ack: unknown) => {
+      if (typeof ack === 'function') {
+        (ack as (d: unknown) => void)(data);
+        replies += 1;
+      }
+    });
+  });
+
+  await new Promise<void>((resolve) => httpServer.listen(LISTEN, resolve));
+  const address = httpServer.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+
+  return {
+    port: address.port,
+    repliesSent: () => replies,
+    push(uid, payload) {
+      io.to(uid).emit('push', payload);
+    },
+    async close() {
+      io.disconnectSockets(true);
+      await io.close();
+    },
+  };
+});

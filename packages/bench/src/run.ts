@@ -1,0 +1,85 @@
+// `npm run bench [-- options]`: runs the benchmark and writes RESULTS.md and ratios.svg.
+//
+//   --quick              reduced sizes, one run (under a minute); writes to test-output/
+//   --runs=N             runs per scenario (default 3 in the full configuration)
+//   --only=a,b           scenarios: idle, reqrep, fanout, longpoll, connrate, bundle
+//   --impl=a,b           implementations: sente-rx, ws, socket.io, sente-rx/wire (sente-rx loaded by
+//                        bare sockets speaking its wire protocol; on by default in the full run)
+//   --loaders=N          load-generator processes per scenario
+//   --retries=N          repeats of a run disturbed by other processes (default 2 in the full run)
+//   --out=DIR            where to write RESULTS.md and ratios.svg
+//   --render=FILE        measure nothing: re-render a saved results JSON (every run saves one in
+//                        test-output/last-results.json)
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runBench, SCENARIO_ORDER, type Results } from './bench.js';
+import { FULL, QUICK, type BenchConfig } from './config.js';
+import type { Scenario } from './metrics.js';
+import { consoleTable, resultsMarkdown } from './report.js';
+import { ratiosSvg } from './svg.js';
+import { IMPLS, SENTE_WIRE, type Impl } from './types.js';
+
+const distDir = path.dirname(fileURLToPath(import.meta.url));
+const packageDir = path.dirname(distDir);
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+    impl: { type: 'string' },
+    retries: { type: 'string' },
+    loaders: { type: 'string' },
+    out: { type: 'string' },
+    render: { type: 'string' },
+  },
+});
+
+function list<T extends string>(raw: string | undefined, allowed: readonly T[], what: string): readonly T[] | undefined {
+  if (raw === undefined) return undefined;
+  const items = raw.split(',').map((s) => s.trim()) as T[];
+  for (const i of items) if (!allowed.includes(i)) throw new Error(`unknown ${what} "${i}"; one of ${allowed.join(', ')}`);
+  return items;
+}
+
+let config: BenchConfig = args.quick ? QUICK : FULL;
+if (args.runs !== undefined) config = { ...config, runs: Math.max(1, Number.parseInt(args.runs, 10)) };
+if (args.loaders !== undefined) config = { ...config, loaders: Math.max(1, Number.parseInt(args.loaders, 10)) };
+if (args.retries !== undefined) config = { ...config, retries: Math.max(0, Number.parseInt(args.retries, 10)) };
+const scenarios = list<Scenario>(args.only, SCENARIO_ORDER, 'scenario');
+const impls = list<Impl>(args.impl, [...IMPLS, SENTE_WIRE], 'implementation');
+const testOutput = path.join(packageDir, 'test-output');
+let results: Results;
+let complete = config.name === 'full' && !scenarios && !impls;
+if (args.render !== undefined) {
+  results = JSON.parse(readFileSync(args.render, 'utf8')) as Results;
+  complete = false;
+} else {
+  console.log(`sente-rx bench: ${config.name} configuration, ${config.runs} run(s) per scenario`);
+  results = await runBench(config, {
+    distDir,
+    resolveDir: packageDir,
+    ...(impls ? { impls } : {}),
+    ...(scenarios ? { scenarios } : {}),
+    log: (line) => console.log(line),
+  });
+  mkdirSync(testOutput, { recursive: true });
+  writeFileSync(path.join(testOutput, 'last-results.json'), `${JSON.stringify(results, null, 1)}\n`);
+}
+// Only a complete full run replaces the committed RESULTS.md and ratios.svg.
+const outDir = args.out ?? (complete ? packageDir : testOutput);
+
+console.log('');
+console.log(consoleTable(results));
+mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, 'RESULTS.md'), resultsMarkdown(results));
+writeFileSync(path.join(outDir, 'ratios.svg'), ratiosSvg(results));
+console.log(`\nwrote ${path.join(outDir, 'RESULTS.md')} and ratios.svg (${Math.round(results.seconds)} s)`);
+const failed = results.checks.filter((c) => !c.ok).length;
+if (results.errors.length > 0 || failed > 0) {
+  console.log(`${results.errors.length} run(s) failed, ${failed} check(s) failed: see RESULTS.md`);
+  process.exitCode = 1;
+}
