@@ -59,6 +59,18 @@ export interface TargetVerdict {
   readonly target: Target;
   readonly ratio: number | undefined;
   readonly met: boolean | undefined;
+  /** The ratio's extremes over the runs (worst subject ÷ best peer and the reverse), when there are several runs. */
+  readonly range: readonly [number, number] | undefined;
+  /** The range straddles the target: the verdict could go either way run to run. */
+  readonly borderline: boolean;
+}
+
+/** The lowest and highest ratio the runs allow: min ÷ max and max ÷ min. */
+export function ratioRange(values: Values, key: MetricKey, peer: Impl, subject: Subject = 'sente-rx'): [number, number] | undefined {
+  const a = statOf(values, key, subject);
+  const b = statOf(values, key, peer);
+  if (!a || !b || a.n < 2 || b.n < 2 || b.min <= 0) return undefined;
+  return [a.min / b.max, a.max / b.min];
 }
 
 function meets(t: Target, r: number | undefined): boolean | undefined {
@@ -71,7 +83,9 @@ export function targetVerdicts(values: Values, subject: Subject = 'sente-rx'): T
   for (const def of METRICS) {
     for (const target of def.targets ?? []) {
       const r = ratio(values, def.key, target.peer, subject);
-      out.push({ def, target, ratio: r, met: meets(target, r) });
+      const range = ratioRange(values, def.key, target.peer, subject);
+      const borderline = range !== undefined && meets(target, range[0]) !== meets(target, range[1]);
+      out.push({ def, target, ratio: r, met: meets(target, r), range, borderline });
     }
   }
   return out;
@@ -96,7 +110,9 @@ function tableRows(results: Results, markdown: boolean, subject: Subject): strin
     }
     const verdicts = (def.targets ?? []).map((t) => {
       const met = meets(t, ratio(results.values, def.key, t.peer, subject));
-      return `${targetText(t)}: ${met === undefined ? 'n/a' : met ? 'met' : 'MISSED'}`;
+      const range = ratioRange(results.values, def.key, t.peer, subject);
+      const borderline = range !== undefined && meets(t, range[0]) !== meets(t, range[1]);
+      return `${targetText(t)}: ${met === undefined ? 'n/a' : met ? 'met' : 'MISSED'}${borderline ? ' (borderline)' : ''}`;
     });
     const ratios = def.better === null ? ['', ''] : [fmtRatio(ratio(results.values, def.key, 'ws', subject)), fmtRatio(ratio(results.values, def.key, 'socket.io', subject))];
     rows.push([`${def.label}${def.unit && !def.format(1).includes(def.unit) ? ` (${def.unit})` : ''}`, ...impls.map((i) => cell(def, statOf(results.values, def.key, i))), ...ratios, verdicts.join('; ')]);
@@ -172,7 +188,13 @@ export function resultsMarkdown(results: Results): string {
   }
   lines.push('## Targets (issue 5; reported, not asserted)');
   lines.push('');
-  const verdictText = (v: TargetVerdict): string => `${fmtRatio(v.ratio)} **${v.met === undefined ? 'not measured' : v.met ? 'met' : 'missed'}**`;
+  lines.push('The verdict uses the ratio of medians; the range is the worst and best ratio any pair of runs allows, and "borderline" marks');
+  lines.push('a target that range straddles, where another invocation may well give the other verdict.');
+  lines.push('');
+  const verdictText = (v: TargetVerdict): string => {
+    const range = v.range ? ` (runs allow ${v.range[0].toFixed(2)}–${v.range[1].toFixed(2)}×${v.borderline ? ': borderline' : ''})` : '';
+    return `${fmtRatio(v.ratio)}${range} **${v.met === undefined ? 'not measured' : v.met ? 'met' : 'missed'}**`;
+  };
   verdicts.forEach((v, i) => {
     const w = wireVerdicts[i];
     const wire = hasWire && w && w.ratio !== undefined ? `; with wire-protocol load generators ${verdictText(w)}` : '';
