@@ -2,6 +2,7 @@
 // orchestrator's commands (memory after GC, CPU and counter samples) and runs the push loop, so the
 // three servers differ only in how they accept connections, echo and push.
 
+import type { Server as HttpServer } from 'node:http';
 import { childConfig, cpuUs, emit, nowMs, serveCommands, sleep } from './child.js';
 import type { MemorySample, PushPayload, PushStartArgs, PushStopResult, ServerMark } from './types.js';
 
@@ -35,6 +36,14 @@ interface PushLoop {
 
 /** Listen options shared by all servers: loopback only, and a backlog that takes a burst of 2,000 connects. */
 export const LISTEN = { host: '127.0.0.1', port: 0, backlog: 4096 } as const;
+
+/** Listens on LISTEN and returns the port the OS chose. */
+export async function listen(httpServer: HttpServer): Promise<number> {
+  await new Promise<void>((resolve) => httpServer.listen(LISTEN, resolve));
+  const address = httpServer.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+}
 
 export async function runServer(start: (config: ServerConfig) => Promise<BenchServer>): Promise<void> {
   const config = childConfig<ServerConfig>();

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { createChannelSocketServer } from '@sente-rx/server';
 import { nodeAdapter } from '@sente-rx/server/node';
-import { LISTEN, runServer, type BenchServer } from '../server-harness.js';
+import { listen, runServer, type BenchServer } from '../server-harness.js';
 
 await runServer(async (config): Promise<BenchServer> => {
   const sendBufMs = (config.options?.['sendBufMs'] as { ws: number; ajax: number } | undefined) ?? { ws: 30, ajax: 100 };
@@ -34,12 +34,10 @@ await runServer(async (config): Promise<BenchServer> => {
     }
   });
 
-  await new Promise<void>((resolve) => httpServer.listen(LISTEN, resolve));
-  const address = httpServer.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const port = await listen(httpServer);
 
   return {
-    port: address.port,
+    port,
     repliesSent: () => replies,
     push(uid, payload) {
       chsk.send(uid, ['bench/push', payload]);

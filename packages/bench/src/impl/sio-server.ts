@@ -3,7 +3,7 @@
 
 import http from 'node:http';
 import { Server } from 'socket.io';
-import { LISTEN, runServer, type BenchServer } from '../server-harness.js';
+import { listen, runServer, type BenchServer } from '../server-harness.js';
 
 await runServer(async (): Promise<BenchServer> => {
   const httpServer = http.createServer();
@@ -21,12 +21,10 @@ await runServer(async (): Promise<BenchServer> => {
     });
   });
 
-  await new Promise<void>((resolve) => httpServer.listen(LISTEN, resolve));
-  const address = httpServer.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const port = await listen(httpServer);
 
   return {
-    port: address.port,
+    port,
     repliesSent: () => replies,
     push(uid, payload) {
       io.to(uid).emit('push', payload);

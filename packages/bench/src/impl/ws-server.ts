@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { LISTEN, runServer, type BenchServer } from '../server-harness.js';
+import { listen, runServer, type BenchServer } from '../server-harness.js';
 
 await runServer(async (): Promise<BenchServer> => {
   const httpServer = http.createServer((_req, res) => {
@@ -34,12 +34,10 @@ await runServer(async (): Promise<BenchServer> => {
     socket.send(JSON.stringify({ hello: uid }));
   });
 
-  await new Promise<void>((resolve) => httpServer.listen(LISTEN, resolve));
-  const address = httpServer.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const port = await listen(httpServer);
 
   return {
-    port: address.port,
+    port,
     repliesSent: () => replies,
     push(uid, payload) {
       const sockets = byUid.get(uid);
