@@ -62,7 +62,7 @@ export function onHandshake(s: ChskState, hs: { type: TransportType; uid: Uid; h
   return without({ ...base(s), type: hs.type, open: true, everOpened: true, uid: hs.uid, handshakeData: hs.handshakeData }, 'udtNextReconnect');
 }
 
-/** Ajax: any successful poll or POST response proves the channel is open. */
+/** Ajax: every successful poll or POST response proves the channel is open. */
 export function onAjaxSuccess(s: ChskState): ChskState {
   return s.open ? base(s) : { ...base(s), open: true, everOpened: true };
 }

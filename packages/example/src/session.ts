@@ -63,7 +63,7 @@ export class SessionStore {
   }
 
   /**
-   * Logs the session in as `uid` (or out, with `undefined`). The session id is rotated, as any
+   * Logs the session in as `uid` (or out, with `undefined`). The session id is rotated, as every
    * change of privilege should (session fixation); the CSRF token stays, so the page keeps working.
    */
   setUid(session: Session, uid: string | undefined, res: ServerResponse): Session {
