@@ -48,7 +48,6 @@ export {
   onClosed,
   onHandshake,
   onReconnectScheduled,
-  onTypeChange,
   onWsClose,
   onWsError,
   transition,

@@ -85,10 +85,6 @@ export function onWsClose(s: ChskState, close: { udt: number; code: number; reas
   return { ...base(s), lastWsClose: close };
 }
 
-export function onTypeChange(s: ChskState, type: RequestedType): ChskState {
-  return s.type === type ? base(s) : { ...base(s), type };
-}
-
 function shallowEqual(a: ChskState, b: ChskState): boolean {
   const ka = Object.keys(a) as (keyof ChskState)[];
   if (ka.length !== Object.keys(b).length) return false;
