@@ -10,6 +10,10 @@ export const CloseCode = Object.freeze({
   BAD_FRAME: 1007,
   /** A frame over `maxMessageBytes`. */
   TOO_BIG: 1009,
+  /** The server failed while opening the socket (`userId` or `handshakeData` threw, or the handshake did not pack). */
+  INTERNAL_ERROR: 1011,
+  /** Client side only: `breakConnection()` and similar test aids close with this to act like a network failure. */
+  CLIENT_ABNORMAL: 3000,
   /** The server closed every socket of a uid (`send(uid, ['chsk/close'])`). */
   SERVER_CLOSE_UID: 4000,
 });

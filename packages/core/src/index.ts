@@ -32,6 +32,17 @@ export {
 } from './envelope.js';
 export type { CbId, ClientMessage, Envelope, HandshakeData, Parsed, ServerMessage } from './envelope.js';
 export { CloseCode, DEFAULT_MAX_MESSAGE_BYTES } from './close-codes.js';
+export {
+  CLIENT_ID_MAX_LENGTH,
+  CloseReason as ProtocolCloseReason,
+  ContentType,
+  Header,
+  isValidClientId,
+  packedContentType,
+  Query,
+  ReservedId,
+  reservedSendAllowed,
+} from './protocol.js';
 
 // packers
 export { jsonPacker } from './packer.js';
