@@ -67,6 +67,7 @@ interface Manifest {
 let work: string;
 let app: string;
 let packed: readonly Packed[] = [];
+const quickStart: string[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'sente-rx-install-check-'));
@@ -85,6 +86,12 @@ beforeAll(async () => {
     JSON.stringify({ name: 'fresh-app', private: true, type: 'module', dependencies, devDependencies: { '@types/node': '20.19.43', '@types/ws': '8.18.2' } }, null, 2),
   );
   copyFileSync(path.join(FIXTURE, 'app.ts'), path.join(app, 'app.ts'));
+  // The README's quick start, as a user pastes it: type-checked below with the app's own file.
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  for (const [, name, code] of readme.matchAll(/<!-- quick-start: ([\w.-]+\.ts) -->\n```ts\n([\s\S]*?)\n```/g)) {
+    writeFileSync(path.join(app, name ?? ''), `${code ?? ''}\n`);
+    quickStart.push(name ?? '');
+  }
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
 }, 8 * MINUTES);
 
@@ -128,6 +135,10 @@ describe('the packed tarballs', () => {
 });
 
 describe('a fresh app on rxjs 7.8.1', () => {
+  it('has the README quick start to type-check', () => {
+    expect(quickStart).toEqual(['server.ts', 'browser.ts', 'node-client.ts']);
+  });
+
   it('has exactly one rxjs, the app\'s own', async () => {
     const { stdout } = await run('npm', ['ls', 'rxjs', '--all', '--parseable', '--long'], app);
     const copies = stdout.split('\n').filter((l) => /node_modules[\\/]rxjs:rxjs@/.test(l));
@@ -142,7 +153,7 @@ describe('a fresh app on rxjs 7.8.1', () => {
     node10: { module: 'esnext', moduleResolution: 'node', ignoreDeprecations: '6.0' },
   } as const;
 
-  it.each(Object.keys(configs) as (keyof typeof configs)[])('type-checks the user file under %s resolution', async (name) => {
+  it.each(Object.keys(configs) as (keyof typeof configs)[])('type-checks the user file and the README quick start under %s resolution', async (name) => {
     const tsconfig = {
       compilerOptions: {
         ...configs[name],
@@ -154,7 +165,7 @@ describe('a fresh app on rxjs 7.8.1', () => {
         skipLibCheck: false,
         noEmit: true,
       },
-      files: ['app.ts'],
+      files: ['app.ts', ...quickStart],
     };
     writeFileSync(path.join(app, `tsconfig.${name}.json`), JSON.stringify(tsconfig, null, 2));
     const { stdout } = await run(process.execPath, [TSC, '-p', `tsconfig.${name}.json`, '--pretty', 'false'], app);
