@@ -2,6 +2,19 @@
  * One error family for everything sente-rx reports to callers. `code` is a stable string; the
  * `chsk/*` codes are the ones a `send` Observable errors with, as Sente's `cb-error?` values.
  */
+/**
+ * The `code` of a {@link ChskError}.
+ *
+ * - `'chsk/closed'`: the channel socket closed (or was closed) before the send was handed over or
+ *   before its reply came.
+ * - `'chsk/timeout'`: no reply within the send's `timeoutMs`.
+ * - `'chsk/error'`: the send failed: the value could not be packed, the transport could not send,
+ *   or the server answered the request with an error.
+ * - `'protocol/bad-frame'`, `'protocol/bad-event'`, `'protocol/too-large'`,
+ *   `'protocol/unsupported-data'`: reserved for wire failures. Today these reach the peer as
+ *   WebSocket close codes ({@link CloseCode} `BAD_FRAME`, `TOO_BIG`, `UNSUPPORTED_DATA`) and as
+ *   logged warnings, not as thrown errors.
+ */
 export type ChskErrorCode =
   | 'chsk/closed'
   | 'chsk/timeout'

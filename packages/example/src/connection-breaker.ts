@@ -14,6 +14,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { requestPath, requestQuery } from '@sente-rx/server/node';
 import type { BreakMode } from './events.js';
 
 const CLIENT_ID_PARAM = 'client-id';
@@ -79,9 +80,9 @@ export class ConnectionBreaker {
   }
 
   #track(req: IncomingMessage, socket: Duplex, lifetime: { once(event: 'close', listener: () => void): unknown }): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== this.#path) return;
-    const clientId = url.searchParams.get(CLIENT_ID_PARAM);
+    // Never new URL(req.url): a request line like `GET http://a:99999/chsk` makes it throw.
+    if (requestPath(req) !== this.#path) return;
+    const clientId = requestQuery(req).get(CLIENT_ID_PARAM);
     if (clientId === null || clientId === '') return;
     if (this.#broken.delete(clientId)) this.#onReturn(clientId);
     let sockets = this.#byClient.get(clientId);

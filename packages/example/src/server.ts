@@ -15,10 +15,11 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ALL_USERS_WITHOUT_UID, NIL_UID, type ChskEvent, type Logger } from '@sente-rx/core';
 import { createChannelSocketServer, type ServerEventMsg, type ServerOptions } from '@sente-rx/server';
-import { nodeAdapter } from '@sente-rx/server/node';
+import { nodeAdapter, requestPath } from '@sente-rx/server/node';
 import { ConnectionBreaker } from './connection-breaker.js';
 import {
   BROADCAST_COUNT,
@@ -178,22 +179,23 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
   });
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === CHSK_PATH) {
+    // requestPath never throws, whatever the request line (new URL(req.url, base) does).
+    const pathname = requestPath(req);
+    if (pathname === CHSK_PATH) {
       if (req.method === 'POST') return chsk.ajaxPost(req, res);
       breaker.watchRequest(req, res);
       return chsk.ajaxGetOrWsHandshake(req, res);
     }
-    if (req.method === 'GET' && url.pathname === '/') return sendPage(req, res);
-    if (req.method === 'GET' && url.pathname === '/session') {
+    if (req.method === 'GET' && pathname === '/') return sendPage(req, res);
+    if (req.method === 'GET' && pathname === '/session') {
       const s = sessions.getOrCreate(req, res);
       return sendJson(res, 200, { uid: s.uid ?? null, csrfToken: s.csrfToken } satisfies SessionInfo);
     }
-    if (url.pathname === '/login') {
+    if (pathname === '/login') {
       if (req.method !== 'POST') return sendText(res, 405, 'Use POST', { Allow: 'POST' });
       return login(req, res);
     }
-    const file = req.method === 'GET' ? STATIC_FILES[url.pathname] : undefined;
+    const file = req.method === 'GET' ? STATIC_FILES[pathname] : undefined;
     if (file !== undefined) return sendStatic(res, file[0], file[1]);
     return sendText(res, 404, 'Not found');
   }
@@ -252,7 +254,13 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  chsk.attach(server, { path: CHSK_PATH });
+  // Upgrades are routed as requests are (by requestPath), and every one gets an answer: ours go to
+  // the chsk server, any other path gets a 404 instead of an open socket nobody serves.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (requestPath(req) === CHSK_PATH) return chsk.handleUpgrade(req, socket, head);
+    socket.on('error', () => socket.destroy());
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 9\r\n\r\nNot found');
+  });
   const unwatchUpgrades = breaker.watchUpgrades(server);
 
   await new Promise<void>((resolve, reject) => {

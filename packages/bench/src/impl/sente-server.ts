@@ -5,19 +5,19 @@
 import http from 'node:http';
 import { SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { createChannelSocketServer } from '@sente-rx/server';
-import { nodeAdapter } from '@sente-rx/server/node';
+import { nodeAdapter, requestPath, requestQuery } from '@sente-rx/server/node';
 import { listen, runServer, type BenchServer } from '../server-harness.js';
 
 await runServer(async (config): Promise<BenchServer> => {
   const sendBufMs = (config.options?.['sendBufMs'] as { ws: number; ajax: number } | undefined) ?? { ws: 30, ajax: 100 };
   const chsk = createChannelSocketServer(nodeAdapter(), {
-    userId: (req: http.IncomingMessage) => new URL(req.url ?? '/', 'http://x').searchParams.get('uid') ?? undefined,
+    userId: (req: http.IncomingMessage) => requestQuery(req).get('uid') ?? undefined,
     csrfToken: () => SKIP_CSRF_CHECK,
     allowedOrigins: 'all',
     sendBufMs,
   });
   const httpServer = http.createServer((req, res) => {
-    if (new URL(req.url ?? '/', 'http://x').pathname === '/chsk') {
+    if (requestPath(req) === '/chsk') {
       if (req.method === 'POST') chsk.ajaxPost(req, res);
       else chsk.ajaxGetOrWsHandshake(req, res);
       return;

@@ -251,3 +251,4 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
     },
   };
 }
+export { requestPath, requestQuery, type RequestTarget } from './request-path.js';

@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/client
+ */
+export * from '@sente-rx/client';

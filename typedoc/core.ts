@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/core
+ */
+export * from '@sente-rx/core';

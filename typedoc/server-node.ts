@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/server/node
+ */
+export * from '@sente-rx/server/node';

@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/server
+ */
+export * from '@sente-rx/server';
