@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'packages/example/public/**', '**/test-output/**', 'docs/api/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'packages/example/public/**', '**/test-output/**', 'packages/docs/api/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -16,7 +16,7 @@ let out: string;
 beforeAll(async () => {
   out = mkdtempSync(path.join(os.tmpdir(), 'sente-rx-docs-'));
   await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [path.join(ROOT, 'node_modules/typedoc/bin/typedoc'), '--out', out], { cwd: ROOT }, (err, stdout, stderr) =>
+    execFile(process.execPath, [path.join(ROOT, 'node_modules/typedoc/bin/typedoc'), '--options', 'packages/docs/typedoc.json', '--out', out], { cwd: ROOT }, (err, stdout, stderr) =>
       err === null ? resolve() : reject(new Error(`\n✗ npm run docs failed (warnings count as errors)\n${stdout}\n${stderr}`)),
     ),
   );
