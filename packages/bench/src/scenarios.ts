@@ -344,11 +344,13 @@ export function runPresence(env: Env, impl: Impl, cfg: PresenceConfig): Promise<
     async (s) => {
       const t0 = Date.now();
       const checks: RunOutcome['checks'][number][] = [];
-      // Warm-up connections, all of one uid, so JIT and lazy first-connect costs stay out of the first batch.
-      const warm = Math.min(200, cfg.batch);
-      checks.push(connectCheck('warm-up connections opened', warm, await connectAll(s, { count: warm, users: 1, uid: 'warm', concurrency: 32 })));
+      // Warm-up: a batch of connections of one uid, opened and closed again, so JIT, heap growth
+      // and lazy first-connect costs stay out of the first measured batch (and out of the fds).
+      checks.push(connectCheck('warm-up connections opened', cfg.batch, await connectAll(s, { count: cfg.batch, users: 1, uid: 'warm', concurrency: 64 })));
+      await Promise.all(s.loaders.map((l) => l.request('close-all')));
+      await sleep(500);
       // One process holds every server socket: the top level may have to stay under its fd limit.
-      const maxUsers = childFdLimit() - FD_RESERVE - warm;
+      const maxUsers = childFdLimit() - FD_RESERVE;
       const levels = cfg.levels.map((l) => Math.min(l, maxUsers));
       const top = levels[levels.length - 1]!;
       const batches: PresenceBatch[] = [];
