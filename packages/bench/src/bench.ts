@@ -8,9 +8,10 @@ import path from 'node:path';
 import { bundleSize } from './bundle-size.js';
 import type { BenchConfig } from './config.js';
 import type { MetricKey, Scenario } from './metrics.js';
+import { runPackers, type PackersResult } from './packers.js';
 import { detectPinning, waitForQuiet } from './procs.js';
-import { runConnRate, runIdle, runPush, runReqRep, type Check, type Env, type RunOutcome } from './scenarios.js';
-import { IMPLS, SENTE_WIRE, type Impl } from './types.js';
+import { runConnRate, runIdle, runLatency, runPresence, runPush, runReqRep, type Check, type Env, type PresenceOutcome, type RunOutcome } from './scenarios.js';
+import { IMPLS, isLibImpl, SENTE_FLUSH, SENTE_WIRE, WS_AA, type Impl } from './types.js';
 
 export interface BenchOptions {
   /** Where the bundled child scripts are (`dist`, with `impl/*-server.js` and `impl/*-loader.js`). */
@@ -55,6 +56,10 @@ export interface Results {
   readonly errors: readonly RunError[];
   /** Observations the table cannot show (e.g. what a bundle is made of). */
   readonly notes: readonly string[];
+  /** The packers scenario (absent from results saved before it existed). */
+  readonly packers?: PackersResult;
+  /** Server CPU per connect of every presence batch, per implementation and run. */
+  readonly presenceBatches?: Partial<Record<Impl, { users: number; cpuPerConnectUs: number }[][]>>;
 }
 
 function packageVersion(from: string, name: string): string {
@@ -80,7 +85,17 @@ export function describeMachine(resolveDir: string, loadAtStart: number): Machin
 /** Bounds the whole run's repeats, whatever the machine does. */
 const MAX_REPEATS = 12;
 
-export const SCENARIO_ORDER: readonly Scenario[] = ['idle', 'reqrep', 'fanout', 'longpoll', 'connrate', 'bundle'];
+export const SCENARIO_ORDER: readonly Scenario[] = ['idle', 'reqrep', 'fanout', 'longpoll', 'connrate', 'latency', 'presence', 'bundle', 'packers'];
+
+/** Whether a scenario measures an implementation at all (the rest are absent by design). */
+export function measures(scenario: Scenario, impl: Impl): boolean {
+  if (scenario === 'packers') return false; // not per implementation
+  if (impl === SENTE_FLUSH || impl === WS_AA) return scenario === 'fanout' || scenario === 'latency';
+  if (scenario === 'longpoll' && impl === 'ws') return false; // raw ws has no long-polling
+  // The server holds the same state, and the bundle is the same; presence loads sente-rx with wire sockets anyway.
+  if (impl === SENTE_WIRE) return scenario !== 'idle' && scenario !== 'bundle' && scenario !== 'presence';
+  return true;
+}
 
 export async function runBench(config: BenchConfig, options: BenchOptions): Promise<Results> {
   const log = options.log ?? (() => {});
@@ -88,12 +103,17 @@ export async function runBench(config: BenchConfig, options: BenchOptions): Prom
   const loadAtStart = os.loadavg()[0] ?? 0;
   const pinning = detectPinning();
   const env: Env = { distDir: options.distDir, pinning, config };
-  const impls: readonly Impl[] = options.impls ?? (config.senteWire ? [...IMPLS, SENTE_WIRE] : IMPLS);
+  const defaults: Impl[] = [...IMPLS];
+  if (config.senteWire) defaults.push(SENTE_WIRE);
+  if (config.variants) defaults.push(SENTE_FLUSH, WS_AA);
+  const impls: readonly Impl[] = options.impls ?? defaults;
   const scenarios = options.scenarios ?? SCENARIO_ORDER;
   const values: Values = {};
   const checks: Check[] = [];
   const errors: RunError[] = [];
   const notes: string[] = [];
+  const presenceBatches: NonNullable<Results['presenceBatches']> = {};
+  let packers: PackersResult | undefined;
   let repeated = 0;
 
   const record = (scenario: Scenario, impl: Impl, run: number, outcome: RunOutcome): void => {
@@ -103,26 +123,51 @@ export async function runBench(config: BenchConfig, options: BenchOptions): Prom
     for (const c of outcome.checks) checks.push({ ...c, scenario, impl, run });
   };
 
-  const runners: Record<Exclude<Scenario, 'bundle'>, ((impl: Impl) => Promise<RunOutcome>) | null> = {
-    idle: config.idle ? (impl) => runIdle(env, impl, config.idle!) : null,
-    reqrep: config.reqrep ? (impl) => runReqRep(env, impl, config.reqrep!) : null,
-    fanout: config.fanout ? (impl) => runPush(env, impl, config.fanout!, 'ws') : null,
-    longpoll: config.longpoll ? (impl) => runPush(env, impl, config.longpoll!, 'polling') : null,
-    connrate: config.connrate ? (impl) => runConnRate(env, impl, config.connrate!) : null,
+  const { idle, reqrep, fanout, longpoll, connrate, latency, presence } = config;
+  const runners: Record<Exclude<Scenario, 'bundle' | 'packers'>, ((impl: Impl) => Promise<RunOutcome>) | null> = {
+    idle: idle ? (impl) => runIdle(env, impl, idle) : null,
+    reqrep: reqrep ? (impl) => runReqRep(env, impl, reqrep) : null,
+    fanout: fanout ? (impl) => runPush(env, impl, fanout, 'ws') : null,
+    longpoll: longpoll ? (impl) => runPush(env, impl, longpoll, 'polling') : null,
+    connrate: connrate ? (impl) => runConnRate(env, impl, connrate) : null,
+    latency: latency ? (impl) => runLatency(env, impl, latency) : null,
+    presence: presence
+      ? async (impl) => {
+          const outcome: PresenceOutcome = await runPresence(env, impl, presence);
+          (presenceBatches[impl] ??= []).push([...outcome.batches]);
+          if (outcome.cappedTo !== undefined && !notes.some((n) => n.startsWith('Presence:'))) {
+            notes.push(`Presence: the top level was measured at ${outcome.cappedTo.toLocaleString('en-US')} users, not ${presence.levels[2].toLocaleString('en-US')}: the server process's open-file limit (\`ulimit -Hn\`) leaves no room for more sockets.`);
+          }
+          return outcome;
+        }
+      : null,
   };
 
   for (const scenario of scenarios) {
+    if (scenario === 'packers') {
+      if (!config.packers) continue;
+      try {
+        packers = await runPackers(config.packers);
+        for (const c of packers.checks) checks.push({ ...c, scenario, impl: 'sente-rx', run: 1 });
+        log(packers.skipped ? `packers    skipped: ${packers.skipped}` : `packers    ${packers.rows.length} measurements (${[...new Set(packers.rows.map((r) => r.packer))].join(', ')})`);
+      } catch (e) {
+        errors.push({ scenario, impl: 'sente-rx', run: 1, message: e instanceof Error ? e.message : String(e) });
+        log(`packers    FAILED: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      }
+      continue;
+    }
     if (scenario === 'bundle') {
       if (!config.bundle) continue;
       // Deterministic: one build per implementation and condition set.
       for (const impl of impls) {
-        if (impl === SENTE_WIRE) continue; // same client bundle as sente-rx
+        if (!measures('bundle', impl) || !isLibImpl(impl)) continue;
         try {
           const extra = options.bundleConditions ?? [];
           const plain = await bundleSize(impl, options.resolveDir, extra);
           const es2015 = await bundleSize(impl, options.resolveDir, [...extra, 'es2015']);
+          const parts = impl === 'sente-rx' ? { 'bundle.partClient': plain.parts.client, 'bundle.partCore': plain.parts.core, 'bundle.partRxjs': plain.parts.rxjs, 'bundle.partOther': plain.parts.other } : {};
           record('bundle', impl, 1, {
-            values: { 'bundle.gz': plain.gzipBytes, 'bundle.min': plain.minBytes, 'bundle.gzEs2015': es2015.gzipBytes, 'bundle.minEs2015': es2015.minBytes },
+            values: { 'bundle.gz': plain.gzipBytes, 'bundle.min': plain.minBytes, 'bundle.gzEs2015': es2015.gzipBytes, 'bundle.minEs2015': es2015.minBytes, ...parts },
             checks: [{ name: 'no Node built-ins or ws in the browser bundle', ok: plain.forbidden.length === 0, detail: plain.forbidden.join(', ') || 'none' }],
           });
           if (impl === 'sente-rx') {
@@ -143,8 +188,7 @@ export async function runBench(config: BenchConfig, options: BenchOptions): Prom
       // Rotate the order each run so no implementation always goes first.
       const order = impls.map((_, i) => impls[(i + run - 1) % impls.length]!);
       for (const impl of order) {
-        if (scenario === 'longpoll' && impl === 'ws') continue; // raw ws has no long-polling
-        if (scenario === 'idle' && impl === SENTE_WIRE) continue; // the server holds the same state
+        if (!measures(scenario, impl)) continue;
         const label = `${scenario.padEnd(10)} ${impl.padEnd(13)} run ${run}/${config.runs}`;
         for (let attempt = 0; ; attempt++) {
           if (config.quietWaitMs > 0) {
@@ -187,5 +231,7 @@ export async function runBench(config: BenchConfig, options: BenchOptions): Prom
     checks,
     errors,
     notes,
+    ...(packers ? { packers } : {}),
+    ...(Object.keys(presenceBatches).length > 0 ? { presenceBatches } : {}),
   };
 }

@@ -5,9 +5,9 @@
 
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import type { Impl } from './types.js';
+import type { LibImpl } from './types.js';
 
-const ENTRIES: Record<Exclude<Impl, 'sente-rx/wire'>, string> = {
+const ENTRIES: Record<LibImpl, string> = {
   'sente-rx': `export { createChannelSocketClient } from '@sente-rx/client';`,
   'socket.io': `export { io } from 'socket.io-client';`,
   ws: `
@@ -33,8 +33,25 @@ export interface BundleSize {
   readonly gzipBytes: number;
   /** Minified bytes that came from rxjs. */
   readonly rxjsMinBytes: number;
+  /** Minified bytes by origin (esbuild metafile `bytesInOutput`): the client package, core, rxjs, the rest. */
+  readonly parts: BundleParts;
   /** Inputs that must never reach a browser bundle (Node built-ins, `ws`). */
   readonly forbidden: readonly string[];
+}
+
+export interface BundleParts {
+  readonly client: number;
+  readonly core: number;
+  readonly rxjs: number;
+  readonly other: number;
+}
+
+/** Which part an esbuild input path belongs to: workspace sources, built packages or node_modules. */
+function partOf(file: string): keyof BundleParts {
+  if (/(^|\/)node_modules\/rxjs\//.test(file)) return 'rxjs';
+  if (/(^|\/)(@sente-rx\/)?core\/(src|dist)\//.test(file)) return 'core';
+  if (/(^|\/)(@sente-rx\/)?client\/(src|dist)\//.test(file)) return 'client';
+  return 'other';
 }
 
 export async function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
@@ -55,8 +72,7 @@ export async function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string,
   if (!code) throw new Error(`esbuild produced no output for ${impl}`);
   const forbidden = Object.keys(result.metafile.inputs).filter((f) => /(^|\/)node_modules\/ws\/|^node:|^(http|https|net|tls|crypto|stream|zlib|events)$/.test(f));
   const inputs = Object.values(result.metafile.outputs)[0]?.inputs ?? {};
-  const rxjsMinBytes = Object.entries(inputs)
-    .filter(([file]) => /(^|\/)node_modules\/rxjs\//.test(file))
-    .reduce((acc, [, v]) => acc + v.bytesInOutput, 0);
-  return { minBytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, rxjsMinBytes, forbidden };
+  const parts = { client: 0, core: 0, rxjs: 0, other: 0 };
+  for (const [file, v] of Object.entries(inputs)) parts[partOf(file)] += v.bytesInOutput;
+  return { minBytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, rxjsMinBytes: parts.rxjs, parts, forbidden };
 }

@@ -31,6 +31,31 @@ export interface ConnRateConfig {
   readonly clients: number;
 }
 
+export interface LatencyConfig {
+  /** Users, one client each; pushes go round-robin, one at a time (the next once the last arrived). */
+  readonly users: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+export interface PresenceConfig {
+  /** Distinct users at which server CPU per connect is reported (ascending; each a multiple of `batch`). */
+  readonly levels: readonly [number, number, number];
+  /** New users per measured batch; earlier users stay connected. */
+  readonly batch: number;
+  /** Load-generator processes (each holds its share of the sockets under its own fd limit). */
+  readonly loaders: number;
+  /** Cap on the whole run of one implementation. */
+  readonly maxMs: number;
+}
+
+export interface PackersConfig {
+  /** Minimum measuring time per packer and payload (after warm-up). */
+  readonly minMs: number;
+  /** Bound on iterations per packer and payload. */
+  readonly maxIterations: number;
+}
+
 export interface BenchConfig {
   readonly name: 'full' | 'quick' | 'smoke';
   readonly runs: number;
@@ -38,6 +63,8 @@ export interface BenchConfig {
   readonly loaders: number;
   /** Also run sente-rx with wire-protocol load generators (not for idle memory and the bundle). */
   readonly senteWire: boolean;
+  /** Also run sente-rx with `{ flush: true }` and raw ws a second time (A/A) where they are measured. */
+  readonly variants: boolean;
   /** How often a run disturbed by other processes (> `disturbedPct` of a core) is repeated. */
   readonly retries: number;
   readonly disturbedPct: number;
@@ -48,6 +75,9 @@ export interface BenchConfig {
   readonly fanout: PushConfig | null;
   readonly longpoll: PushConfig | null;
   readonly connrate: ConnRateConfig | null;
+  readonly latency: LatencyConfig | null;
+  readonly presence: PresenceConfig | null;
+  readonly packers: PackersConfig | null;
   readonly bundle: boolean;
 }
 
@@ -56,6 +86,7 @@ export const FULL: BenchConfig = {
   runs: 3,
   loaders: 1,
   senteWire: true,
+  variants: true,
   retries: 2,
   disturbedPct: 25,
   quietWaitMs: 30_000, // 30 s
@@ -64,6 +95,9 @@ export const FULL: BenchConfig = {
   fanout: { users: 100, clientsPerUser: 10, window: 5_000, warmupMs: 1_000, durationMs: 5_000, pacedRate: 20_000, pacedMs: 3_000 },
   longpoll: { users: 20, clientsPerUser: 10, window: 10_000, warmupMs: 1_000, durationMs: 5_000, pacedRate: 0, pacedMs: 0 },
   connrate: { clients: 2_000 },
+  latency: { users: 100, warmupMs: 500, durationMs: 5_000 },
+  presence: { levels: [1_000, 5_000, 20_000], batch: 1_000, loaders: 4, maxMs: 240_000 },
+  packers: { minMs: 500, maxIterations: 200_000 },
   bundle: true,
 };
 
@@ -72,6 +106,7 @@ export const QUICK: BenchConfig = {
   runs: 1,
   loaders: 1,
   senteWire: false,
+  variants: true,
   retries: 0,
   disturbedPct: 25,
   quietWaitMs: 0,
@@ -80,6 +115,9 @@ export const QUICK: BenchConfig = {
   fanout: { users: 100, clientsPerUser: 10, window: 5_000, warmupMs: 300, durationMs: 1_000, pacedRate: 20_000, pacedMs: 500 },
   longpoll: { users: 20, clientsPerUser: 10, window: 10_000, warmupMs: 300, durationMs: 1_000, pacedRate: 0, pacedMs: 0 },
   connrate: { clients: 300 },
+  latency: { users: 100, warmupMs: 300, durationMs: 1_500 },
+  presence: { levels: [1_000, 2_000, 5_000], batch: 1_000, loaders: 2, maxMs: 60_000 },
+  packers: { minMs: 100, maxIterations: 20_000 },
   bundle: true,
 };
 
@@ -88,6 +126,7 @@ export const SMOKE: BenchConfig = {
   runs: 1,
   loaders: 1,
   senteWire: true,
+  variants: true,
   retries: 0,
   disturbedPct: 25,
   quietWaitMs: 0,
@@ -96,5 +135,8 @@ export const SMOKE: BenchConfig = {
   fanout: { users: 5, clientsPerUser: 4, window: 400, warmupMs: 100, durationMs: 700, pacedRate: 2_000, pacedMs: 300 },
   longpoll: { users: 4, clientsPerUser: 5, window: 400, warmupMs: 100, durationMs: 700, pacedRate: 0, pacedMs: 0 },
   connrate: { clients: 100 },
+  latency: { users: 5, warmupMs: 100, durationMs: 400 },
+  presence: { levels: [40, 80, 160], batch: 40, loaders: 2, maxMs: 30_000 },
+  packers: { minMs: 10, maxIterations: 200 },
   bundle: true,
 };

@@ -72,6 +72,7 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
   let drained: (() => void) | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
   let reported = 0;
+  let immediate = false;
   let nextClient = 0;
 
   const noteError = (err: unknown): void => {
@@ -82,6 +83,11 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
   const onPush = (payload: PushPayload): void => {
     delivered += 1;
     hist.record(nowMs() - payload.t);
+    if (immediate) {
+      // One push at a time: the credit goes back at once, after the latency is recorded.
+      reported = delivered;
+      emit({ type: 'delivered', total: delivered });
+    }
   };
 
   // One request outstanding per client: the next one leaves when the reply arrives.
@@ -147,10 +153,11 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
       return { replies, errors, outstanding };
     },
     'push-listen'(raw: unknown): null {
-      const { on } = raw as { on: boolean };
+      const { on, immediate: now } = raw as { on: boolean; immediate?: boolean };
       clearInterval(reportTimer);
       reportTimer = undefined;
-      if (on) {
+      immediate = on && now === true;
+      if (on && !immediate) {
         // Credit for the server's closed push loop, relayed by the orchestrator.
         reportTimer = setInterval(() => {
           if (delivered !== reported) {

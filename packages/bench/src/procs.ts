@@ -63,6 +63,22 @@ function fdLimit(): number {
 
 let cachedFdLimit: number | undefined;
 const NEEDED_FDS = 16_384;
+/** The shell prelude that raises a child's soft limit (up to the hard one, which only root may pass). */
+const RAISE_FDS = `ulimit -n ${NEEDED_FDS * 4} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;
+
+let cachedChildFdLimit: number | undefined;
+/** The open-file limit a child process runs with (after the raise `Child` applies when needed). */
+export function childFdLimit(): number {
+  cachedFdLimit ??= fdLimit();
+  if (cachedFdLimit >= NEEDED_FDS) return cachedFdLimit;
+  if (cachedChildFdLimit === undefined) {
+    const r = spawnSync('bash', ['-c', `${RAISE_FDS}; ulimit -n`], { encoding: 'utf8' });
+    const out = (r.stdout ?? '').trim();
+    const n = Number.parseInt(out, 10);
+    cachedChildFdLimit = out === 'unlimited' ? Number.POSITIVE_INFINITY : Number.isFinite(n) ? n : cachedFdLimit;
+  }
+  return cachedChildFdLimit;
+}
 
 export interface SpawnOptions {
   readonly core: number | undefined;
@@ -96,7 +112,7 @@ export class Child {
     cachedFdLimit ??= fdLimit();
     if (cachedFdLimit < NEEDED_FDS) {
       // Raise the soft limit (up to the hard one) in a shell that then becomes the child.
-      args = ['-c', `ulimit -n ${NEEDED_FDS * 4} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`, cmd, ...args];
+      args = ['-c', `${RAISE_FDS}; exec "$0" "$@"`, cmd, ...args];
       cmd = 'bash';
     }
     this.#proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });

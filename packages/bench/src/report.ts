@@ -1,14 +1,25 @@
 // Turns results into the console table and RESULTS.md: medians with their spread, the ratios
-// sente-rx ÷ peer, the targets of issue 5, and the CPU of both sides so a reader sees the limit.
+// sente-rx ÷ peer, the targets of issues 5, 9 and 10, and the CPU of both sides so a reader sees
+// the limit.
 
 import type { Results, Values } from './bench.js';
-import { METRICS, SCENARIO_TITLES, type MetricDef, type MetricKey, type Scenario, type Target } from './metrics.js';
-import { SENTE_WIRE, type Impl } from './types.js';
+import { METRICS, metricLabel, SCENARIO_TITLES, type MetricDef, type MetricKey, type Op, type Scenario, type Target } from './metrics.js';
+import { SENTE_FLUSH, SENTE_WIRE, WS_AA, type Impl } from './types.js';
 
-export const IMPL_TITLES: Record<Impl, string> = { 'sente-rx': 'sente-rx', 'sente-rx/wire': 'sente-rx (wire loaders)', ws: 'raw ws', 'socket.io': 'Socket.IO' };
+export const IMPL_TITLES: Record<Impl, string> = {
+  'sente-rx': 'sente-rx',
+  'sente-rx/wire': 'sente-rx (wire loaders)',
+  'sente-rx/flush': 'sente-rx { flush: true }',
+  ws: 'raw ws',
+  'ws/aa': 'raw ws again (A/A)',
+  'socket.io': 'Socket.IO',
+};
 
-/** What the ratios are taken of: sente-rx with its RxJS client, or with wire-protocol load generators. */
-export type Subject = 'sente-rx' | typeof SENTE_WIRE;
+/**
+ * What the ratios are taken of: sente-rx with its RxJS client, with wire-protocol load
+ * generators, with `{ flush: true }`, or raw ws itself (the A/A control).
+ */
+export type Subject = 'sente-rx' | typeof SENTE_WIRE | typeof SENTE_FLUSH | typeof WS_AA;
 
 export interface Stat {
   readonly median: number;
@@ -57,9 +68,10 @@ const fmtRatio = (r: number | undefined): string => (r === undefined ? '—' : `
 export interface TargetVerdict {
   readonly def: MetricDef;
   readonly target: Target;
-  readonly ratio: number | undefined;
+  /** What the target is held against: the ratio, the subject's own median, or the difference. */
+  readonly value: number | undefined;
   readonly met: boolean | undefined;
-  /** The ratio's extremes over the runs (worst subject ÷ best peer and the reverse), when there are several runs. */
+  /** The value's extremes over the runs (e.g. worst subject ÷ best peer and the reverse), when there are several runs. */
   readonly range: readonly [number, number] | undefined;
   /** The range straddles the target: the verdict could go either way run to run. */
   readonly borderline: boolean;
@@ -73,29 +85,68 @@ export function ratioRange(values: Values, key: MetricKey, peer: Impl, subject: 
   return [a.min / b.max, a.max / b.min];
 }
 
-function meets(t: Target, r: number | undefined): boolean | undefined {
-  if (r === undefined) return undefined;
-  return t.op === '<=' ? r <= t.ratio : t.op === '>=' ? r >= t.ratio : r < t.ratio;
+function holds(op: Op, v: number | undefined, bound: number): boolean | undefined {
+  if (v === undefined) return undefined;
+  return op === '<=' ? v <= bound : op === '>=' ? v >= bound : v < bound;
+}
+
+const bound = (t: Target): number => (t.kind === 'limit' || t.kind === 'diff' ? t.value : t.ratio);
+
+function targetValue(values: Values, def: MetricDef, t: Target, subject: Subject): number | undefined {
+  if (t.kind === 'limit') return statOf(values, def.key, subject)?.median;
+  if (t.kind === 'diff') {
+    const a = statOf(values, def.key, subject);
+    const b = statOf(values, def.key, t.peer);
+    return a && b ? a.median - b.median : undefined;
+  }
+  return ratio(values, def.key, t.peer, subject);
+}
+
+function targetRange(values: Values, def: MetricDef, t: Target, subject: Subject): [number, number] | undefined {
+  const a = statOf(values, def.key, subject);
+  if (t.kind === 'limit') return a && a.n >= 2 ? [a.min, a.max] : undefined;
+  if (t.kind === 'diff') {
+    const b = statOf(values, def.key, t.peer);
+    return a && b && a.n >= 2 && b.n >= 2 ? [a.min - b.max, a.max - b.min] : undefined;
+  }
+  return ratioRange(values, def.key, t.peer, subject);
+}
+
+export function verdict(values: Values, def: MetricDef, target: Target, subject: Subject = 'sente-rx'): TargetVerdict {
+  const value = targetValue(values, def, target, subject);
+  const range = targetRange(values, def, target, subject);
+  const borderline = range !== undefined && holds(target.op, range[0], bound(target)) !== holds(target.op, range[1], bound(target));
+  return { def, target, value, met: holds(target.op, value, bound(target)), range, borderline };
 }
 
 export function targetVerdicts(values: Values, subject: Subject = 'sente-rx'): TargetVerdict[] {
-  const out: TargetVerdict[] = [];
-  for (const def of METRICS) {
-    for (const target of def.targets ?? []) {
-      const r = ratio(values, def.key, target.peer, subject);
-      const range = ratioRange(values, def.key, target.peer, subject);
-      const borderline = range !== undefined && meets(target, range[0]) !== meets(target, range[1]);
-      out.push({ def, target, ratio: r, met: meets(target, r), range, borderline });
-    }
-  }
-  return out;
+  return METRICS.flatMap((def) => (def.targets ?? []).map((t) => verdict(values, def, t, subject)));
 }
 
-const targetText = (t: Target): string => `${t.op === '<' ? '<' : t.op === '<=' ? '≤' : '≥'} ${t.ratio}× ${IMPL_TITLES[t.peer]}`;
+/** A value in the figure's unit, with the unit when the format does not print one. */
+function withUnit(def: MetricDef, v: number): string {
+  const text = def.format(v);
+  return def.unit && !/[a-zA-Z×%µ]$/.test(text) ? `${text} ${def.unit}` : text;
+}
+
+const opText = (op: Op): string => (op === '<' ? '<' : op === '<=' ? '≤' : '≥');
+
+function targetText(def: MetricDef, t: Target): string {
+  if (t.kind === 'limit') return `${opText(t.op)} ${withUnit(def, t.value)} (issue ${t.issue})`;
+  if (t.kind === 'diff') return `${opText(t.op)} ${IMPL_TITLES[t.peer]} + ${withUnit(def, t.value)} (issue ${t.issue})`;
+  return `${opText(t.op)} ${t.ratio}× ${IMPL_TITLES[t.peer]} (issue ${t.issue})`;
+}
+
+function valueText(v: TargetVerdict, x: number | undefined = v.value): string {
+  if (x === undefined) return '—';
+  if (v.target.kind === 'limit') return withUnit(v.def, x);
+  if (v.target.kind === 'diff') return `${x >= 0 ? '+' : '−'}${withUnit(v.def, Math.abs(x))}`;
+  return fmtRatio(x);
+}
 
 function header(subject: Subject): string[] {
   const name = IMPL_TITLES[subject];
-  return ['figure', name, 'raw ws', 'Socket.IO', `${name} ÷ ws`, `${name} ÷ Socket.IO`, 'target (issue 5)'];
+  return ['figure', name, 'raw ws', 'Socket.IO', `${name} ÷ ws`, `${name} ÷ Socket.IO`, 'targets (issues 5, 9, 10)'];
 }
 
 function tableRows(results: Results, markdown: boolean, subject: Subject): string[][] {
@@ -108,14 +159,15 @@ function tableRows(results: Results, markdown: boolean, subject: Subject): strin
       scenario = def.scenario;
       rows.push([markdown ? `**${SCENARIO_TITLES[scenario]}**` : `[${SCENARIO_TITLES[scenario]}]`, '', '', '', '', '', '']);
     }
-    const verdicts = (def.targets ?? []).map((t) => {
-      const met = meets(t, ratio(results.values, def.key, t.peer, subject));
-      const range = ratioRange(results.values, def.key, t.peer, subject);
-      const borderline = range !== undefined && meets(t, range[0]) !== meets(t, range[1]);
-      return `${targetText(t)}: ${met === undefined ? 'n/a' : met ? 'met' : 'MISSED'}${borderline ? ' (borderline)' : ''}`;
+    // Targets are sente-rx's own (with either load generator); the variants' tables show none.
+    const targets = subject === 'sente-rx' || subject === SENTE_WIRE ? (def.targets ?? []) : [];
+    const verdicts = targets.map((t) => {
+      const v = verdict(results.values, def, t, subject);
+      return `${targetText(def, t)}: ${v.met === undefined ? 'n/a' : `${valueText(v)} ${v.met ? 'met' : 'MISSED'}`}${v.borderline ? ' (borderline)' : ''}`;
     });
     const ratios = def.better === null ? ['', ''] : [fmtRatio(ratio(results.values, def.key, 'ws', subject)), fmtRatio(ratio(results.values, def.key, 'socket.io', subject))];
-    rows.push([`${def.label}${def.unit && !def.format(1).includes(def.unit) ? ` (${def.unit})` : ''}`, ...impls.map((i) => cell(def, statOf(results.values, def.key, i))), ...ratios, verdicts.join('; ')]);
+    const label = metricLabel(def, results.config);
+    rows.push([`${label}${def.unit && !def.format(1).includes(def.unit) ? ` (${def.unit})` : ''}`, ...impls.map((i) => cell(def, statOf(results.values, def.key, i))), ...ratios, verdicts.join('; ')]);
   }
   return rows;
 }
@@ -125,11 +177,66 @@ function textTable(rows: string[][]): string {
   return rows.map((r) => r.map((v, c) => (c === 0 || c === r.length - 1 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
 }
 
+const EXTRA_SUBJECTS = [SENTE_WIRE, SENTE_FLUSH, WS_AA] as const;
+
 export function consoleTable(results: Results): string {
   const parts = [textTable([header('sente-rx'), ...tableRows(results, false, 'sente-rx')])];
-  const wire = tableRows(results, false, SENTE_WIRE);
-  if (wire.length > 0) parts.push(textTable([header(SENTE_WIRE), ...wire]));
+  for (const subject of EXTRA_SUBJECTS) {
+    const rows = tableRows(results, false, subject);
+    if (rows.length > 0) parts.push(textTable([header(subject), ...rows]));
+  }
+  const lat = latencyRows(results);
+  if (lat.length > 1) parts.push(textTable(lat));
+  const pk = packerRows(results);
+  if (pk.length > 1) parts.push(textTable(pk));
+  else if (results.packers?.skipped) parts.push(`[Packers] skipped: ${results.packers.skipped}`);
   return parts.join('\n\n');
+}
+
+/** Issue 10's latency comparison, every variant side by side, with the difference to raw ws. */
+function latencyRows(results: Results): string[][] {
+  const v = results.values;
+  const impls = (['sente-rx', SENTE_FLUSH, SENTE_WIRE, 'ws', WS_AA, 'socket.io'] as const).filter((i) => v['latency.p50']?.[i]);
+  if (impls.length === 0) return [];
+  const rows: string[][] = [['latency at low load (ms)', ...impls.map((i) => IMPL_TITLES[i])]];
+  for (const key of ['latency.p50', 'latency.p99'] as const) {
+    const def = METRICS.find((d) => d.key === key)!;
+    const ws = statOf(v, key, 'ws');
+    rows.push([def.label, ...impls.map((i) => cell(def, statOf(v, key, i)))]);
+    rows.push([`— minus raw ws`, ...impls.map((i) => {
+      const s = statOf(v, key, i);
+      return s && ws ? `${s.median - ws.median >= 0 ? '+' : '−'}${Math.abs(s.median - ws.median).toFixed(3)}` : '—';
+    })]);
+  }
+  return rows;
+}
+
+/** The packers table: bytes and encode+decode time per packer and payload, against JSON. */
+function packerRows(results: Results): string[][] {
+  const rows = results.packers?.rows ?? [];
+  if (rows.length === 0) return [];
+  const json = (payload: string) => rows.find((r) => r.packer === 'json (default)' && r.payload === payload);
+  const out: string[][] = [['packer', 'payload', 'bytes', '÷ JSON', 'encode+decode (µs)', '÷ JSON', 'binary', 'exact round trip']];
+  for (const r of rows) {
+    const j = json(r.payload);
+    out.push([
+      r.packer,
+      r.payload === 'batch' ? '20 events of small maps' : '64 KiB of records',
+      r.bytes.toLocaleString('en-US'),
+      j ? fmtRatio(r.bytes / j.bytes) : '—',
+      r.encodeDecodeUs.toFixed(r.encodeDecodeUs < 100 ? 2 : 0),
+      j ? fmtRatio(r.encodeDecodeUs / j.encodeDecodeUs) : '—',
+      r.binary ? 'yes' : 'no',
+      r.exact ? 'yes' : 'no',
+    ]);
+  }
+  return out;
+}
+
+function markdownOf(rows: string[][]): string {
+  const [h, ...body] = rows;
+  if (!h) return '';
+  return [`| ${h.join(' | ')} |`, `|${h.map((_, i) => (i === 0 ? '---' : '--:')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 function markdownTable(results: Results, subject: Subject): string {
@@ -148,7 +255,7 @@ export function resultsMarkdown(results: Results): string {
   const lines: string[] = [];
   lines.push('# sente-rx benchmarks: side by side with raw `ws` and Socket.IO');
   lines.push('');
-  lines.push(`Generated by \`npm run bench${c.name === 'quick' ? ' -- --quick' : ''}\` (configuration **${c.name}**, ${c.runs} run${c.runs > 1 ? 's' : ''} per scenario and implementation) on ${results.startedAt.slice(0, 10)}; the run took ${Math.round(results.seconds)} s. Issue 5.`);
+  lines.push(`Generated by \`npm run bench${c.name === 'quick' ? ' -- --quick' : ''}\` (configuration **${c.name}**, ${c.runs} run${c.runs > 1 ? 's' : ''} per scenario and implementation) on ${results.startedAt.slice(0, 10)}; the run took ${Math.round(results.seconds)} s. Issues 5, 9 and 10.`);
   lines.push('');
   lines.push('![sente-rx against raw ws and Socket.IO: bars right of 1× mean sente-rx is better](ratios.svg)');
   lines.push('');
@@ -181,25 +288,84 @@ export function resultsMarkdown(results: Results): string {
     lines.push(markdownTable(results, SENTE_WIRE));
     lines.push('');
   }
+  const has = (subject: Subject): boolean => METRICS.some((d) => results.values[d.key]?.[subject]);
+  if (has(SENTE_FLUSH)) {
+    lines.push('### sente-rx with `{ flush: true }`');
+    lines.push('');
+    lines.push('The same server and RxJS client, every push sent with `send(uid, ev, { flush: true })`: it leaves at once instead of');
+    lines.push('waiting for the batching window (issue 10). Compare with the default options in the first table.');
+    lines.push('');
+    lines.push(markdownTable(results, SENTE_FLUSH));
+    lines.push('');
+  }
+  if (has(WS_AA)) {
+    lines.push('### A/A control: raw ws against itself');
+    lines.push('');
+    lines.push('raw ws measured a second time in the same runs, as if it were another implementation. Nothing differs, so its');
+    lines.push('ratio to raw ws is the noise of this machine and method: a sente-rx ratio within that distance of 1× says nothing.');
+    lines.push('');
+    lines.push(markdownTable(results, WS_AA));
+    lines.push('');
+  }
+  const lat = latencyRows(results);
+  if (lat.length > 1) {
+    lines.push('### Latency at low load, side by side');
+    lines.push('');
+    lines.push('One push in flight at a time, each to a user idle since its last one (issue 10: sente-rx within 1 ms of raw ws at p50).');
+    lines.push('');
+    lines.push(markdownOf(lat));
+    lines.push('');
+  }
+  const batches = results.presenceBatches ?? {};
+  if (Object.keys(batches).length > 0) {
+    lines.push('### Presence: server CPU per connect, batch by batch');
+    lines.push('');
+    lines.push('Each batch connects new, distinct users while every earlier one stays connected (issue 9 item 5: within 1.5× from the first level to the last).');
+    lines.push('');
+    for (const [impl, runs] of Object.entries(batches) as [Impl, { users: number; cpuPerConnectUs: number }[][]][]) {
+      runs.forEach((run, i) => {
+        lines.push(`- ${IMPL_TITLES[impl]}, run ${i + 1}: ${run.map((b) => `${b.users.toLocaleString('en-US')}: ${Math.round(b.cpuPerConnectUs)} µs`).join(' · ')}`);
+      });
+    }
+    lines.push('');
+  }
+  if (results.packers) {
+    lines.push('### Packers');
+    lines.push('');
+    const pk = packerRows(results);
+    if (results.packers.skipped) lines.push(`Not measured: ${results.packers.skipped}.`);
+    else {
+      lines.push('Wire bytes and one pack + one unpack (median of ~1 ms rounds, in the orchestrator process) per packer, against the JSON default.');
+      lines.push('');
+      lines.push(markdownOf(pk));
+    }
+    lines.push('');
+  }
   if (results.notes.length > 0) {
     lines.push('');
     for (const n of results.notes) lines.push(`- ${n}`);
     lines.push('');
   }
-  lines.push('## Targets (issue 5; reported, not asserted)');
+  lines.push('## Targets (issues 5, 9 and 10; reported, not asserted)');
   lines.push('');
-  lines.push('The verdict uses the ratio of medians; the range is the worst and best ratio any pair of runs allows, and "borderline" marks');
-  lines.push('a target that range straddles, where another invocation may well give the other verdict.');
+  lines.push('The verdict uses the medians (their ratio, their difference, or the figure itself); the range is the worst and best value any');
+  lines.push('pair of runs allows, and "borderline" marks a target that range straddles, where another invocation may well give the other verdict.');
   lines.push('');
   const verdictText = (v: TargetVerdict): string => {
-    const range = v.range ? ` (runs allow ${v.range[0].toFixed(2)}–${v.range[1].toFixed(2)}×${v.borderline ? ': borderline' : ''})` : '';
-    return `${fmtRatio(v.ratio)}${range} **${v.met === undefined ? 'not measured' : v.met ? 'met' : 'missed'}**`;
+    const range = v.range ? ` (runs allow ${valueText(v, v.range[0])} to ${valueText(v, v.range[1])}${v.borderline ? ': borderline' : ''})` : '';
+    return `${valueText(v)}${range} **${v.met === undefined ? 'not measured' : v.met ? 'met' : 'missed'}**`;
   };
   verdicts.forEach((v, i) => {
     const w = wireVerdicts[i];
-    const wire = hasWire && w && w.ratio !== undefined ? `; with wire-protocol load generators ${verdictText(w)}` : '';
-    lines.push(`- ${SCENARIO_TITLES[v.def.scenario]}, ${v.def.label}: sente-rx ${targetText(v.target)} → ${verdictText(v)}${wire}`);
+    const wire = hasWire && w && w.value !== undefined ? `; with wire-protocol load generators ${verdictText(w)}` : '';
+    lines.push(`- ${SCENARIO_TITLES[v.def.scenario]}, ${metricLabel(v.def, c)}: sente-rx ${targetText(v.def, v.target)} → ${verdictText(v)}${wire}`);
   });
+  // Presence growth is a property of each implementation: show the peers' too.
+  const growth = METRICS.find((d) => d.key === 'presence.growth');
+  if (growth && results.values['presence.growth']) {
+    const peers = (['ws', 'socket.io'] as const).map((i) => `${IMPL_TITLES[i]} ${cell(growth, statOf(results.values, 'presence.growth', i))}`);
+    lines.push(`- For comparison, presence growth of the peers: ${peers.join(', ')}.`);
+  }
   lines.push('');
   lines.push('## Method');
   lines.push('');
@@ -207,6 +373,7 @@ export function resultsMarkdown(results: Results): string {
   lines.push('the orchestrator drives them over IPC and samples `process.cpuUsage()` and counters in every process at the start and');
   lines.push('end of each measured window. Every loop is bounded in count and time. Implementations are interleaved within each run.');
   lines.push('Load generators: sente-rx: `@sente-rx/client`' + (hasWire ? ' (and, in its own table, bare sockets speaking the wire protocol)' : '') + '; raw ws: `ws` clients;');
+  lines.push('sente-rx runs the server with its default options unless a table says `{ flush: true }`.');
   lines.push("Socket.IO: `socket.io-client` with `forceNew` (one engine connection per client), `transports: ['websocket']`, or `['polling']` for long-polling.");
   if (c.quietWaitMs > 0) lines.push(`Before each run the orchestrator waits (up to ${c.quietWaitMs / 1000} s) until other processes use less than ${c.disturbedPct} % of a core.`);
   if (c.retries > 0) lines.push(`A run during which other processes used more than ${c.disturbedPct} % of a core is repeated (at most ${c.retries} times).`);
@@ -216,7 +383,11 @@ export function resultsMarkdown(results: Results): string {
   if (c.fanout) lines.push(`3. **Push fan-out**: ${c.fanout.users} users × ${c.fanout.clientsPerUser} clients over WebSocket; the server pushes one event per send to a user (sente-rx \`send(uid, ev)\` with its default 30 ms batching; Socket.IO \`io.to(uid).emit\` with a room per uid; raw ws a uid → sockets map, one JSON frame per socket). Saturation: a closed loop keeps at most ${c.fanout.window.toLocaleString('en-US')} deliveries in flight (the load generators report what they received every 5 ms); ${c.fanout.durationMs / 1000} s window after ${c.fanout.warmupMs} ms warm-up. At saturation latency is mostly queueing (≈ window ÷ rate), so a paced phase (${c.fanout.pacedRate.toLocaleString('en-US')} deliveries/s for ${c.fanout.pacedMs / 1000} s) measures latency below saturation. The payload carries the send time on the shared monotonic clock. Everything sent must be delivered before the next phase.`);
   if (c.longpoll) lines.push(`4. **Long-polling push**: as 3 with ${c.longpoll.users} users × ${c.longpoll.clientsPerUser} clients on sente-rx Ajax long-polling (default 100 ms batching) and Socket.IO \`transports: ['polling']\` (socket.io-client's XHR polling on Node); at most ${c.longpoll.window.toLocaleString('en-US')} deliveries in flight. raw ws has no long-polling.`);
   if (c.connrate) lines.push(`5. **Connection rate**: ${c.connrate.clients.toLocaleString('en-US')} clients start connecting at once (listen backlog 4,096); handshakes/s = clients ÷ time until the last handshake completed (sente-rx: the \`chsk/handshake\` frame; Socket.IO: \`connect\`; raw ws: a hello frame the server sends on open).`);
-  if (c.bundle) lines.push(`6. **Client bundle**: esbuild, \`--bundle --minify --platform=browser --format=esm\`, then gzip -9, of \`export { createChannelSocketClient } from '@sente-rx/client'\` (with the RxJS it uses) and \`export { io } from 'socket.io-client'\`; once with esbuild's default conditions and once with \`--conditions=es2015\` (RxJS's ES2015 build). raw ws: a bare-WebSocket client with JSON, id-correlated requests and a push handler. Deterministic, so built once.`);
+  if (c.latency) lines.push(`7. **Latency at low load**: ${c.latency.users} users, one WebSocket client each; the server pushes to one user at a time, round-robin, and the next push leaves only when the load generator has reported the last one delivered (at once, over IPC), so every push goes to a user idle for ${c.latency.users - 1} pushes. ${c.latency.warmupMs} ms warm-up, then a ${c.latency.durationMs / 1000} s window; p50/p99 of send→receive on the shared monotonic clock. Run for sente-rx with default options and with \`{ flush: true }\`, raw ws twice (the A/A control) and Socket.IO.`);
+  if (c.presence) lines.push(`8. **Presence**: a fresh server, warmed up by one batch of connections of a single uid that are then closed; new, distinct users connect over WebSocket in batches of ${c.presence.batch.toLocaleString('en-US')} (64 handshakes in flight per load generator, ${c.presence.loaders} load generators, earlier users stay connected) until ${c.presence.levels.map((l) => l.toLocaleString('en-US')).join(', ')} users; server CPU over each batch (plus 100 ms for deferred work) ÷ its connects, reported for the batches ending at each level, and growth = last ÷ first level in the same run (under 1× means the first batch still carried warm-up costs, i.e. no growth). What a connect does: sente-rx registers the client and its uid (\`connectedUids$\`; loaded by wire-protocol sockets, which cost its server the same handshake); raw ws adds the socket to a uid → Set map and sends a hello frame; Socket.IO joins a room named after the uid. Capped at ${c.presence.maxMs / 1000} s per run; bounded by the server's open-file limit.`);
+  if (c.reqrep) lines.push(`The request/reply scenario also reports the load generators' CPU per reply: \`@sente-rx/client\` against the bare \`ws\` client (issue 10: ≤ 1.1×).`);
+  if (c.packers) lines.push(`9. **Packers**: when \`@sente-rx/packers\` can be imported, each value it exports with \`pack\`, \`unpack\` and \`binary\`, against \`jsonPacker\`: packed bytes and one pack + one unpack of a batch of 20 events of small maps and of one ~64 KiB event of records; warm-up, then rounds of ≥ 1 ms for at least ${c.packers.minMs} ms (≤ ${c.packers.maxIterations.toLocaleString('en-US')} iterations), median round.`);
+  if (c.bundle) lines.push(`6. **Client bundle**: esbuild, \`--bundle --minify --platform=browser --format=esm\`, then gzip -9, of \`export { createChannelSocketClient } from '@sente-rx/client'\` (with the RxJS it uses) and \`export { io } from 'socket.io-client'\`; once with esbuild's default conditions and once with \`--conditions=es2015\` (RxJS's ES2015 build). raw ws: a bare-WebSocket client with JSON, id-correlated requests and a push handler. Deterministic, so built once. The sente-rx bundle is also split by origin from esbuild's metafile (minified bytes of @sente-rx/client, @sente-rx/core, rxjs, the rest).`);
   lines.push('');
   lines.push('## Sanity checks');
   lines.push('');

@@ -2,9 +2,12 @@
 //
 //   --quick              reduced sizes, one run (under a minute); writes to test-output/
 //   --runs=N             runs per scenario (default 3 in the full configuration)
-//   --only=a,b           scenarios: idle, reqrep, fanout, longpoll, connrate, bundle
+//   --only=a,b           scenarios: idle, reqrep, fanout, longpoll, connrate, latency, presence,
+//                        bundle, packers
 //   --impl=a,b           implementations: sente-rx, ws, socket.io, sente-rx/wire (sente-rx loaded by
-//                        bare sockets speaking its wire protocol; on by default in the full run)
+//                        bare sockets speaking its wire protocol; on by default in the full run),
+//                        sente-rx/flush (pushes with { flush: true }) and ws/aa (raw ws again, the
+//                        A/A control): these two in fan-out and latency, on by default
 //   --loaders=N          load-generator processes per scenario
 //   --retries=N          repeats of a run disturbed by other processes (default 2 in the full run)
 //   --out=DIR            where to write RESULTS.md and ratios.svg
@@ -20,7 +23,7 @@ import { FULL, QUICK, type BenchConfig } from './config.js';
 import type { Scenario } from './metrics.js';
 import { consoleTable, resultsMarkdown } from './report.js';
 import { ratiosSvg } from './svg.js';
-import { IMPLS, SENTE_WIRE, type Impl } from './types.js';
+import { ALL_IMPLS, type Impl } from './types.js';
 
 const distDir = path.dirname(fileURLToPath(import.meta.url));
 const packageDir = path.dirname(distDir);
@@ -50,7 +53,7 @@ if (args.runs !== undefined) config = { ...config, runs: Math.max(1, Number.pars
 if (args.loaders !== undefined) config = { ...config, loaders: Math.max(1, Number.parseInt(args.loaders, 10)) };
 if (args.retries !== undefined) config = { ...config, retries: Math.max(0, Number.parseInt(args.retries, 10)) };
 const scenarios = list<Scenario>(args.only, SCENARIO_ORDER, 'scenario');
-const impls = list<Impl>(args.impl, [...IMPLS, SENTE_WIRE], 'implementation');
+const impls = list<Impl>(args.impl, ALL_IMPLS, 'implementation');
 const testOutput = path.join(packageDir, 'test-output');
 let results: Results;
 let complete = config.name === 'full' && !scenarios && !impls;

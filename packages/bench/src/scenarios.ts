@@ -3,11 +3,11 @@
 // edges, check the counts add up, and stop every process whatever happens.
 
 import path from 'node:path';
-import type { BenchConfig, IdleConfig, PushConfig, ReqRepConfig, ConnRateConfig } from './config.js';
+import type { BenchConfig, ConnRateConfig, IdleConfig, LatencyConfig, PresenceConfig, PushConfig, ReqRepConfig } from './config.js';
 import { Histogram } from './histogram.js';
 import type { MetricKey } from './metrics.js';
-import { Child, machineBusyUs, type Pinning } from './procs.js';
-import { SENTE_WIRE, type ClientKind, type ConnectResult, type Impl, type LoaderMark, type MemorySample, type PushStartArgs, type PushStopResult, type ServerMark, type Transport } from './types.js';
+import { Child, childFdLimit, machineBusyUs, type Pinning } from './procs.js';
+import { SENTE_FLUSH, SENTE_WIRE, type ClientKind, type ConnectResult, type Impl, type LoaderMark, type MemorySample, type PushStartArgs, type PushStopResult, type ServerMark, type Transport } from './types.js';
 
 export interface Check {
   readonly scenario: string;
@@ -29,7 +29,7 @@ export interface Env {
   readonly config: BenchConfig;
 }
 
-const SCRIPT: Record<Impl, string> = { 'sente-rx': 'sente', 'sente-rx/wire': 'sente', ws: 'ws', 'socket.io': 'sio' };
+const SCRIPT: Record<Impl, string> = { 'sente-rx': 'sente', 'sente-rx/wire': 'sente', 'sente-rx/flush': 'sente', ws: 'ws', 'ws/aa': 'ws', 'socket.io': 'sio' };
 
 const started = Date.now();
 /** Phase timings on stderr when SENTE_RX_BENCH_TRACE is set. */
@@ -50,15 +50,23 @@ interface Session {
   readonly port: number;
 }
 
-async function withSession<T>(env: Env, impl: Impl, transport: Transport, fn: (s: Session) => Promise<T>): Promise<T> {
+interface SessionOptions {
+  /** Load-generator processes, when not the configuration's. */
+  readonly loaders?: number;
+  /** The client kind, when not the implementation's own. */
+  readonly kind?: ClientKind;
+}
+
+async function withSession<T>(env: Env, impl: Impl, transport: Transport, fn: (s: Session) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   const script = (role: string): string => path.join(env.distDir, 'impl', `${SCRIPT[impl]}-${role}.js`);
-  const kind: ClientKind = impl === SENTE_WIRE ? 'wire' : 'lib';
+  const kind: ClientKind = options.kind ?? (impl === SENTE_WIRE ? 'wire' : 'lib');
+  const serverConfig = impl === SENTE_FLUSH ? { options: { flush: true } } : {};
   const children: Child[] = [];
   try {
     // All processes start at once; the load generators learn the port with their first command.
-    const server = new Child(`${impl} server`, script('server'), {}, { core: env.pinning.server, exposeGc: true });
+    const server = new Child(`${impl} server`, script('server'), serverConfig, { core: env.pinning.server, exposeGc: true });
     children.push(server);
-    const loaders = Array.from({ length: env.config.loaders }, (_, i) => {
+    const loaders = Array.from({ length: options.loaders ?? env.config.loaders }, (_, i) => {
       const child = new Child(`${impl} loader ${i}`, script('loader'), { transport, kind }, { core: env.pinning.load });
       children.push(child);
       return child;
@@ -82,10 +90,12 @@ interface ConnectAllArgs {
   readonly uid?: string;
   /** Handshakes in flight per load generator; `Infinity` opens all at once. */
   readonly concurrency: number;
+  /** Index of the first client (uids are `u${index % users}`), so successive calls can add new users. */
+  readonly offset?: number;
 }
 
 async function connectAll({ loaders, port }: Session, args: ConnectAllArgs): Promise<ConnectResult> {
-  let offset = 0;
+  let offset = args.offset ?? 0;
   const timeoutMs = 60_000 + args.count * 10;
   const parts = await Promise.all(
     loaders.map((l, i) => {
@@ -196,6 +206,7 @@ export function runReqRep(env: Env, impl: Impl, cfg: ReqRepConfig): Promise<RunO
         'reqrep.cpu': w.serverCpuUs / w.replies,
         'reqrep.p50': w.hist.quantile(0.5),
         'reqrep.p99': w.hist.quantile(0.99),
+        'reqrep.loadCpu': w.loadCpuUs / w.replies,
         'reqrep.srvPct': cpuPct(w, w.serverCpuUs),
         'reqrep.loadPct': cpuPct(w, w.loadCpuUs),
         'reqrep.otherPct': cpuPct(w, w.otherCpuUs),
@@ -207,45 +218,54 @@ export function runReqRep(env: Env, impl: Impl, cfg: ReqRepConfig): Promise<RunO
 
 // 3 and 4. Push fan-out, over WebSocket or long-polling ----------------------------------------
 
+type Phase = (args: Omit<PushStartArgs, 'maxMs'>, warmupMs: number, durationMs: number) => Promise<Window>;
+
+/**
+ * Starts the closed push loop: each load generator reports its delivered total (every 5 ms, or
+ * on every push when `immediate`); the sum, less what earlier phases sent, is the server's credit.
+ * Returns one measured phase at a time; each must deliver everything it sent (a check).
+ */
+async function closedLoop(s: Session, checks: RunOutcome['checks'][number][], immediate: boolean): Promise<Phase> {
+  const totals = s.loaders.map(() => 0);
+  const deliveredSum = (): number => totals.reduce((a, b) => a + b, 0);
+  let base = 0;
+  let expected = 0;
+  s.loaders.forEach((l, i) =>
+    l.on((ev) => {
+      if (ev.type !== 'delivered') return;
+      totals[i] = ev.total;
+      s.server.notify('credit', { delivered: deliveredSum() - base });
+    }),
+  );
+  await Promise.all(s.loaders.map((l) => l.request('push-listen', { on: true, immediate })));
+
+  return async (args, warmupMs, durationMs) => {
+    base = expected;
+    await s.server.request('push-start', { ...args, maxMs: warmupMs + durationMs + 10_000 });
+    await sleep(warmupMs);
+    const a = await markAll(s);
+    await sleep(durationMs);
+    const b = await markAll(s);
+    const stopped = await s.server.request<PushStopResult>('push-stop');
+    expected += stopped.deliveries;
+    // Drain: everything sent must arrive before the next phase (bounded wait).
+    const deadline = Date.now() + 15_000;
+    while (deliveredSum() < expected && Date.now() < deadline) await sleep(20);
+    await sleep(50);
+    const got = deliveredSum();
+    const name = args.window === args.clientsPerUser ? 'one at a time' : args.ratePerSec ? 'paced' : 'saturation';
+    checks.push({ name: `${name}: delivered = sent`, ok: got === expected && stopped.deliveries > 0, detail: `sent ${expected}, delivered ${got}` });
+    return windowBetween(a, b);
+  };
+}
+
 export function runPush(env: Env, impl: Impl, cfg: PushConfig, transport: Transport): Promise<RunOutcome> {
   const scenario = transport === 'ws' ? 'fanout' : 'longpoll';
   return withSession(env, impl, transport, async (s) => {
     const checks: RunOutcome['checks'][number][] = [];
     const clients = cfg.users * cfg.clientsPerUser;
     checks.push(connectCheck('clients connected', clients, await connectAll(s, { count: clients, users: cfg.users, concurrency: 50 })));
-
-    // The closed loop: each load generator reports its delivered total; the sum, less what
-    // earlier phases sent, is the server's credit.
-    const totals = s.loaders.map(() => 0);
-    const deliveredSum = (): number => totals.reduce((a, b) => a + b, 0);
-    let base = 0;
-    let expected = 0;
-    s.loaders.forEach((l, i) =>
-      l.on((ev) => {
-        if (ev.type !== 'delivered') return;
-        totals[i] = ev.total;
-        s.server.notify('credit', { delivered: deliveredSum() - base });
-      }),
-    );
-    await Promise.all(s.loaders.map((l) => l.request('push-listen', { on: true })));
-
-    const phase = async (args: Omit<PushStartArgs, 'maxMs'>, warmupMs: number, durationMs: number): Promise<Window> => {
-      base = expected;
-      await s.server.request('push-start', { ...args, maxMs: warmupMs + durationMs + 10_000 });
-      await sleep(warmupMs);
-      const a = await markAll(s);
-      await sleep(durationMs);
-      const b = await markAll(s);
-      const stopped = await s.server.request<PushStopResult>('push-stop');
-      expected += stopped.deliveries;
-      // Drain: everything sent must arrive before the next phase (bounded wait).
-      const deadline = Date.now() + 15_000;
-      while (deliveredSum() < expected && Date.now() < deadline) await sleep(20);
-      await sleep(50);
-      const got = deliveredSum();
-      checks.push({ name: `${args.ratePerSec ? 'paced' : 'saturation'}: delivered = sent`, ok: got === expected && stopped.deliveries > 0, detail: `sent ${expected}, delivered ${got}` });
-      return windowBetween(a, b);
-    };
+    const phase = await closedLoop(s, checks, false);
 
     const sat = await phase({ users: cfg.users, clientsPerUser: cfg.clientsPerUser, window: cfg.window }, cfg.warmupMs, cfg.durationMs);
     const values: RunOutcome['values'] = {
@@ -269,6 +289,111 @@ export function runPush(env: Env, impl: Impl, cfg: PushConfig, transport: Transp
     await Promise.all(s.loaders.map((l) => l.request('push-listen', { on: false })));
     return { values, checks };
   });
+}
+
+// 7. Latency at low load (issue 10): one push in flight, to an idle user ---------------------
+
+export function runLatency(env: Env, impl: Impl, cfg: LatencyConfig): Promise<RunOutcome> {
+  return withSession(env, impl, 'ws', async (s) => {
+    const checks: RunOutcome['checks'][number][] = [];
+    checks.push(connectCheck('clients connected', cfg.users, await connectAll(s, { count: cfg.users, users: cfg.users, concurrency: 50 })));
+    // The load generator reports every push at once, so the next leaves as soon as the last
+    // arrived; pushes go round-robin, so each user has been idle for `users` pushes.
+    const phase = await closedLoop(s, checks, true);
+    const w = await phase({ users: cfg.users, clientsPerUser: 1, window: 1 }, cfg.warmupMs, cfg.durationMs);
+    await Promise.all(s.loaders.map((l) => l.request('push-listen', { on: false })));
+    checks.push({ name: 'pushes measured', ok: w.hist.total > 0, detail: `${w.hist.total}` });
+    return {
+      values: {
+        'latency.p50': w.hist.quantile(0.5),
+        'latency.p99': w.hist.quantile(0.99),
+        'latency.samples': w.hist.total,
+        'latency.otherPct': cpuPct(w, w.otherCpuUs),
+      },
+      checks,
+    };
+  });
+}
+
+// 8. Presence (issue 9 item 5): server CPU per connect as distinct users accumulate -----------
+
+/** File descriptors a server keeps besides its sockets (stdio, IPC, epoll, the listener, spare). */
+const FD_RESERVE = 100;
+
+export interface PresenceBatch {
+  /** Users connected once the batch was in. */
+  readonly users: number;
+  readonly cpuPerConnectUs: number;
+}
+
+/** Presence outcomes also carry every batch, for the note that shows the whole progression. */
+export interface PresenceOutcome extends RunOutcome {
+  readonly batches: readonly PresenceBatch[];
+  /** The top level actually reached, when the fd limit lowered it. */
+  readonly cappedTo?: number;
+}
+
+export function runPresence(env: Env, impl: Impl, cfg: PresenceConfig): Promise<PresenceOutcome> {
+  // sente-rx is loaded by wire-protocol sockets here: the server's work per handshake is the
+  // same, and 20,000 RxJS clients would only slow the load side down.
+  const kind: ClientKind = impl === 'sente-rx' ? 'wire' : 'lib';
+  return withSession(
+    env,
+    impl,
+    'ws',
+    async (s) => {
+      const t0 = Date.now();
+      const checks: RunOutcome['checks'][number][] = [];
+      // Warm-up: a batch of connections of one uid, opened and closed again, so JIT, heap growth
+      // and lazy first-connect costs stay out of the first measured batch (and out of the fds).
+      checks.push(connectCheck('warm-up connections opened', cfg.batch, await connectAll(s, { count: cfg.batch, users: 1, uid: 'warm', concurrency: 64 })));
+      await Promise.all(s.loaders.map((l) => l.request('close-all')));
+      await sleep(500);
+      // One process holds every server socket: the top level may have to stay under its fd limit.
+      const maxUsers = childFdLimit() - FD_RESERVE;
+      const levels = cfg.levels.map((l) => Math.min(l, maxUsers));
+      const top = levels[levels.length - 1]!;
+      const batches: PresenceBatch[] = [];
+      const atLevel: number[] = [];
+      let users = 0;
+      let first: Marks | undefined;
+      let last: Marks | undefined;
+      while (users < top && Date.now() - t0 < cfg.maxMs) {
+        // Batches of `batch` new users, cut short at each level so every level ends a batch.
+        const next = Math.min(users + cfg.batch, ...levels.filter((l) => l > users));
+        const a = await markAll(s);
+        const got = await connectAll(s, { count: next - users, users: Number.MAX_SAFE_INTEGER, offset: users, concurrency: 64 });
+        await sleep(100); // work the connects left behind (timers, deferred emissions) counts too
+        const b = await markAll(s);
+        first ??= a;
+        last = b;
+        if (got.opened !== next - users || got.failed > 0) {
+          checks.push(connectCheck(`batch to ${next} users opened`, next - users, got));
+          break;
+        }
+        users = next;
+        const cpu = (b.server.cpuUs - a.server.cpuUs) / got.opened;
+        batches.push({ users, cpuPerConnectUs: cpu });
+        if (levels.includes(users)) atLevel.push(cpu);
+      }
+      checks.push({ name: 'every level reached within the time cap', ok: users === top, detail: `${users.toLocaleString('en-US')} of ${top.toLocaleString('en-US')} users in ${((Date.now() - t0) / 1000).toFixed(0)} s (cap ${cfg.maxMs / 1000} s)` });
+      const values: RunOutcome['values'] = {};
+      const [c1, c2, c3] = atLevel;
+      if (c1 !== undefined) values['presence.cpu1'] = c1;
+      if (c2 !== undefined) values['presence.cpu2'] = c2;
+      if (c3 !== undefined && c1 !== undefined) {
+        values['presence.cpu3'] = c3;
+        values['presence.growth'] = c3 / c1;
+      }
+      if (first && last) {
+        const w = windowBetween(first, last);
+        values['presence.otherPct'] = cpuPct(w, w.otherCpuUs);
+      }
+      return { values, checks, batches, ...(top < cfg.levels[cfg.levels.length - 1]! ? { cappedTo: top } : {}) };
+    },
+    // Each load generator holds its share of the sockets under its own fd limit.
+    { loaders: Math.max(env.config.loaders, cfg.loaders), kind },
+  );
 }
 
 // 5. Connection rate --------------------------------------------------------------------------

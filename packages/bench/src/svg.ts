@@ -2,7 +2,7 @@
 // ws and one against Socket.IO (and, when measured, the same two for sente-rx loaded by
 // wire-protocol clients), on a log scale centred on 1×. Bars are "advantage" — the ratio for
 // higher-is-better figures and its inverse for lower-is-better ones — so right of 1× always means
-// sente-rx is better. A dark tick marks the issue-5 target where there is one.
+// sente-rx is better. A dark tick marks a ratio target (issues 5, 10) where there is one.
 
 import type { Results } from './bench.js';
 import { METRICS, SCENARIO_TITLES } from './metrics.js';
@@ -44,7 +44,7 @@ export function ratiosSvg(results: Results): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">sente-rx advantage over raw ws and Socket.IO (${esc(results.config.name)} run, ${esc(results.startedAt.slice(0, 10))})</text>`);
-  out.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">right of 1× = sente-rx better (ratio of medians, inverted where lower is better); log scale; black tick = issue-5 target</text>`);
+  out.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">right of 1× = sente-rx better (ratio of medians, inverted where lower is better); log scale; black tick = target (issues 5, 10)</text>`);
   series.forEach((s, i) => {
     const lx = 120 + (i % 2) * 340;
     const ly = 52 + Math.floor(i / 2) * 18;
@@ -77,8 +77,8 @@ export function ratiosSvg(results: Results): string {
       out.push(`<rect x="${x0.toFixed(1)}" y="${by + 1}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${s.color}"><title>${esc(title)}</title></rect>`);
       const tx = adv >= 1 ? x(adv) + 4 : x(adv) - 4;
       out.push(`<text x="${tx.toFixed(1)}" y="${by + barH - 2}" text-anchor="${adv >= 1 ? 'start' : 'end'}" font-size="9" fill="#333">${adv.toFixed(2)}×</text>`);
-      const target = def.targets?.find((t) => t.peer === s.peer);
-      if (target) {
+      const target = def.targets?.find((t) => t.kind !== 'limit' && t.kind !== 'diff' && t.peer === s.peer);
+      if (target && target.kind !== 'limit' && target.kind !== 'diff') {
         const tx2 = x(def.better === 'higher' ? target.ratio : 1 / target.ratio).toFixed(1);
         out.push(`<line x1="${tx2}" y1="${by}" x2="${tx2}" y2="${by + barH}" stroke="#000" stroke-width="2"><title>target</title></line>`);
       }

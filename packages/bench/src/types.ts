@@ -10,7 +10,26 @@ export const IMPLS = ['sente-rx', 'ws', 'socket.io'] as const;
  */
 export const SENTE_WIRE = 'sente-rx/wire';
 
-export type Impl = (typeof IMPLS)[number] | typeof SENTE_WIRE;
+/** sente-rx with `send(uid, ev, { flush: true })` for every push (the fan-out and latency scenarios). */
+export const SENTE_FLUSH = 'sente-rx/flush';
+
+/**
+ * raw ws a second time, as its own implementation: the A/A control. Its ratio to raw ws is pure
+ * noise, so readers see how far apart two identical runs land (fan-out and latency scenarios).
+ */
+export const WS_AA = 'ws/aa';
+
+/** Every implementation and variant `--impl=` accepts. */
+export const ALL_IMPLS = [...IMPLS, SENTE_WIRE, SENTE_FLUSH, WS_AA] as const;
+
+export type Impl = (typeof ALL_IMPLS)[number];
+
+/** One of the three libraries themselves (not a variant of how they are run). */
+export type LibImpl = (typeof IMPLS)[number];
+
+export function isLibImpl(impl: Impl): impl is LibImpl {
+  return (IMPLS as readonly Impl[]).includes(impl);
+}
 
 /** The peers sente-rx is compared with. */
 export type Peer = 'ws' | 'socket.io';

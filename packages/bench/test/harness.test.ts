@@ -6,13 +6,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runBench, type Results } from '../src/bench.js';
-import { SMOKE } from '../src/config.js';
+import { pathToFileURL } from 'node:url';
+import { measures, runBench, SCENARIO_ORDER, type Results } from '../src/bench.js';
+import { QUICK, SMOKE } from '../src/config.js';
 import { Histogram } from '../src/histogram.js';
 import { METRICS } from '../src/metrics.js';
+import { runPackers } from '../src/packers.js';
 import { consoleTable, ratio, resultsMarkdown, stat, targetVerdicts } from '../src/report.js';
 import { ratiosSvg } from '../src/svg.js';
-import { IMPLS, SENTE_WIRE, type Impl } from '../src/types.js';
+import { ALL_IMPLS, IMPLS, SENTE_FLUSH, SENTE_WIRE, WS_AA } from '../src/types.js';
 
 const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const distDir = path.join(packageDir, 'test-output', 'dist');
@@ -37,11 +39,54 @@ describe('histogram and report arithmetic', () => {
     const values = { 'reqrep.rate': { 'sente-rx': [90], ws: [100], 'socket.io': [50] }, 'idle.heap': { 'sente-rx': [4000], ws: [3000] } };
     expect(ratio(values, 'reqrep.rate', 'ws')).toBeCloseTo(0.9);
     const verdicts = targetVerdicts(values);
-    const find = (key: string, peer: string) => verdicts.find((v) => v.def.key === key && v.target.peer === peer)?.met;
+    const find = (key: string, peer: string) => verdicts.find((v) => v.def.key === key && v.target.kind === undefined && v.target.peer === peer)?.met;
     expect(find('reqrep.rate', 'ws')).toBe(true); // 0.9 >= 0.8
     expect(find('reqrep.rate', 'socket.io')).toBe(true); // 1.8 >= 1.5
     expect(find('idle.heap', 'ws')).toBe(false); // 1.33 > 1.2
     expect(find('fanout.rate', 'ws')).toBeUndefined();
+  });
+
+  it('judges limit and difference targets on the subject itself', () => {
+    const values = {
+      'bundle.gz': { 'sente-rx': [8_000, 9_500, 8_900] },
+      'latency.p50': { 'sente-rx': [1.4], ws: [0.3] },
+      'presence.growth': { 'sente-rx': [1.6] },
+    };
+    const verdicts = targetVerdicts(values);
+    const of = (key: string, kind: string) => verdicts.find((v) => v.def.key === key && v.target.kind === kind);
+    expect(of('bundle.gz', 'limit')).toMatchObject({ value: 8_900, met: true, range: [8_000, 9_500], borderline: true }); // median 8,900 <= 9,000
+    expect(of('latency.p50', 'diff')?.value).toBeCloseTo(1.1);
+    expect(of('latency.p50', 'diff')?.met).toBe(false); // 1.1 ms over raw ws > 1 ms
+    expect(of('presence.growth', 'limit')?.met).toBe(false); // 1.6 > 1.5
+  });
+
+  it('reports packers from any module exporting the Packer interface, and skips a missing one', async () => {
+    const missing = await runPackers({ minMs: 1, maxIterations: 10 }, '@sente-rx/no-such-packers');
+    expect(missing.rows).toEqual([]);
+    expect(missing.skipped).toMatch(/cannot be resolved/);
+    const fixture = pathToFileURL(path.join(packageDir, 'test/fixtures/utf8-packer.ts')).href;
+    const got = await runPackers({ minMs: 1, maxIterations: 50 }, fixture);
+    expect(got.skipped).toBeUndefined();
+    expect(got.checks.every((c) => c.ok)).toBe(true);
+    expect(got.rows.map((r) => `${r.packer}/${r.payload}/${r.binary}/${r.exact}`)).toEqual([
+      'json (default)/batch/false/true',
+      'json (default)/64k/false/true',
+      'utf8Packer/batch/true/true',
+      'utf8Packer/64k/true/true',
+    ]);
+    const json64 = got.rows.find((r) => r.packer === 'json (default)' && r.payload === '64k');
+    expect(json64?.bytes).toBeGreaterThanOrEqual(64 * 1024);
+    // The fixture sends the same JSON as bytes: same size.
+    expect(got.rows.find((r) => r.packer === 'utf8Packer' && r.payload === '64k')?.bytes).toBe(json64?.bytes);
+    expect(got.rows.every((r) => r.encodeDecodeUs > 0)).toBe(true);
+  });
+
+  it('configures every scenario for the quick run', () => {
+    for (const scenario of SCENARIO_ORDER) {
+      if (scenario === 'bundle') expect(QUICK.bundle).toBe(true);
+      else expect(QUICK[scenario], scenario).not.toBeNull();
+    }
+    expect(QUICK.variants).toBe(true);
   });
 });
 
@@ -63,7 +108,7 @@ describe('benchmark harness (smoke configuration)', () => {
       logLevel: 'error',
     });
     results = await runBench(SMOKE, { distDir, resolveDir: packageDir, bundleConditions: ['sente-rx-source'], ...(process.env['BENCH_LOG'] ? { log: (l: string) => console.log(l) } : {}) });
-  }, 90_000);
+  }, 180_000);
 
   it('runs every scenario for every implementation without a failed run', () => {
     expect(results.errors.map((e) => `${e.scenario}/${e.impl}: ${e.message}`)).toEqual([]);
@@ -73,15 +118,25 @@ describe('benchmark harness (smoke configuration)', () => {
     expect(results.checks.filter((c) => !c.ok).map((c) => `${c.scenario}/${c.impl}/${c.name}: ${c.detail}`)).toEqual([]);
     for (const impl of [...IMPLS, SENTE_WIRE]) {
       expect(results.checks.some((c) => c.impl === impl && c.name === 'replies sent = replies received' && c.ok)).toBe(true);
-      expect(results.checks.some((c) => c.impl === impl && c.scenario === 'fanout' && c.name === 'saturation: delivered = sent' && c.ok)).toBe(true);
     }
+    for (const impl of ALL_IMPLS) {
+      expect(results.checks.some((c) => c.impl === impl && c.scenario === 'fanout' && c.name === 'saturation: delivered = sent' && c.ok)).toBe(true);
+      expect(results.checks.some((c) => c.impl === impl && c.scenario === 'latency' && c.name === 'one at a time: delivered = sent' && c.ok)).toBe(true);
+    }
+    for (const impl of IMPLS) {
+      expect(results.checks.some((c) => c.impl === impl && c.scenario === 'presence' && c.name === 'every level reached within the time cap' && c.ok)).toBe(true);
+    }
+    // Every presence batch of every implementation was measured.
+    for (const impl of IMPLS) expect(results.presenceBatches?.[impl]?.[0]?.map((b) => b.users)).toEqual([40, 80, 120, 160]);
+    // Without @sente-rx/packers the scenario says why; with it, it measured something.
+    expect(results.packers?.skipped !== undefined || (results.packers?.rows.length ?? 0) > 0).toBe(true);
   });
 
   it('produces a positive, finite value for every figure of every implementation', () => {
     const bad: string[] = [];
     for (const def of METRICS) {
-      for (const impl of [...IMPLS, SENTE_WIRE] as Impl[]) {
-        const absent = (def.scenario === 'longpoll' && impl === 'ws') || (impl === SENTE_WIRE && (def.scenario === 'idle' || def.scenario === 'bundle'));
+      for (const impl of ALL_IMPLS) {
+        const absent = !measures(def.scenario, impl) || (def.only !== undefined && !def.only.includes(impl));
         if (absent) {
           expect(results.values[def.key]?.[impl]).toBeUndefined();
           continue;
@@ -89,7 +144,7 @@ describe('benchmark harness (smoke configuration)', () => {
         const xs = results.values[def.key]?.[impl];
         // Other processes' CPU may well be 0, and an RSS delta of a few hundred connections can
         // vanish into pages the process already had; every other figure must be positive.
-        const loose = def.key.endsWith('.otherPct') || def.key === 'idle.rss';
+        const loose = def.key.endsWith('.otherPct') || def.key === 'idle.rss' || def.key === 'bundle.partOther';
         const sane = loose ? (x: number) => Number.isFinite(x) && x >= (def.key === 'idle.rss' ? -Infinity : 0) : (x: number) => Number.isFinite(x) && x > 0;
         if (!xs || xs.length !== 1 || !xs.every(sane)) bad.push(`${def.key}/${impl}: ${JSON.stringify(xs)}`);
       }
@@ -106,6 +161,15 @@ describe('benchmark harness (smoke configuration)', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('vs raw ws');
     expect(md).toContain('### sente-rx with wire-protocol load generators');
+    expect(md).toContain('### sente-rx with `{ flush: true }`');
+    expect(md).toContain('### A/A control: raw ws against itself');
+    expect(md).toContain('### Latency at low load, side by side');
+    expect(md).toContain('### Presence: server CPU per connect, batch by batch');
+    expect(md).toContain('### Packers');
+    expect(md).toContain('CPU per connect growth, 40 → 160 users');
+    expect(consoleTable(results)).toContain(`raw ws again (A/A)`);
+    expect(results.values['latency.p50']?.[SENTE_FLUSH]?.length).toBe(1);
+    expect(results.values['latency.p50']?.[WS_AA]?.length).toBe(1);
     expect(svg.match(/<rect [^>]*fill="#4c78a8"><title>/g)?.length ?? 0).toBeGreaterThan(5);
   });
 });

@@ -1,6 +1,6 @@
 // sente-rx server as the README shows it: plain node:http, the Node adapter, uid from the query,
-// CSRF skipped (the load generators are not browsers), default batching windows unless the
-// orchestrator overrides them.
+// CSRF skipped (the load generators are not browsers), the server's default batching unless the
+// orchestrator overrides it (`sendBufMs`, or `flush: true` on every push).
 
 import http from 'node:http';
 import { SKIP_CSRF_CHECK } from '@sente-rx/core';
@@ -9,12 +9,14 @@ import { nodeAdapter, requestPath, requestQuery } from '@sente-rx/server/node';
 import { listen, runServer, type BenchServer } from '../server-harness.js';
 
 await runServer(async (config): Promise<BenchServer> => {
-  const sendBufMs = (config.options?.['sendBufMs'] as { ws: number; ajax: number } | undefined) ?? { ws: 30, ajax: 100 };
+  const sendBufMs = config.options?.['sendBufMs'] as { ws: number; ajax: number } | undefined;
+  // The `sente-rx/flush` variant: every push leaves at once instead of waiting for a batch.
+  const sendOptions = config.options?.['flush'] === true ? { flush: true } : undefined;
   const chsk = createChannelSocketServer(nodeAdapter(), {
     userId: (req: http.IncomingMessage) => requestQuery(req).get('uid') ?? undefined,
     csrfToken: () => SKIP_CSRF_CHECK,
     allowedOrigins: 'all',
-    sendBufMs,
+    ...(sendBufMs ? { sendBufMs } : {}),
   });
   const httpServer = http.createServer((req, res) => {
     if (requestPath(req) === '/chsk') {
@@ -40,7 +42,7 @@ await runServer(async (config): Promise<BenchServer> => {
     port,
     repliesSent: () => replies,
     push(uid, payload) {
-      chsk.send(uid, ['bench/push', payload]);
+      chsk.send(uid, ['bench/push', payload], sendOptions);
     },
     async close() {
       await chsk.close();
