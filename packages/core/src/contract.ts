@@ -213,16 +213,19 @@ type ReservedMsgParts<T> = { [Id in keyof T & string]: EventMsgParts<Id, T[Id], 
 
 type UntypedMsgParts = EventMsgParts<string, unknown, ReplyFn<unknown>>;
 
-type WithBase<TBase, TParts> = TParts extends unknown ? TBase & TParts : never;
+/** One object type instead of an intersection: reads better in hovers and compares equal to a plain interface. */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+type WithBase<TBase, TParts> = TParts extends unknown ? Flat<TBase & TParts> : never;
 
 /**
  * The server's event-msg: one member per client→server event and per reserved server event, each
- * `TBase & { event, id, data, reply? }`, so `msg.id === 'chat/post'` narrows `data` and `reply`.
+ * `TBase` plus `{ event, id, data, reply? }` (flattened into one object type), so `msg.id === 'chat/post'` narrows `data` and `reply`.
  * `TBase` is the rest of the msg (uid, clientId, request, send). Without a contract:
- * `TBase & { event: ChskEvent; id: string; data: unknown; reply?: (value: unknown) => void }`.
+ * `TBase` plus `{ event: ChskEvent; id: string; data: unknown; reply?: (value: unknown) => void }`.
  */
 export type ServerEventMsgOf<C extends EventContract = UntypedContract, TBase = unknown> = IsUntyped<C> extends true
-  ? TBase & UntypedMsgParts
+  ? Flat<TBase & UntypedMsgParts>
   : WithBase<TBase, AppMsgParts<C, 'client'> | ReservedMsgParts<ServerReservedEvents>>;
 
 /**
@@ -231,7 +234,7 @@ export type ServerEventMsgOf<C extends EventContract = UntypedContract, TBase = 
  * asked (a request). `TBase` is the rest of the msg (send).
  */
 export type ClientEventMsgOf<C extends EventContract = UntypedContract, TBase = unknown> = IsUntyped<C> extends true
-  ? TBase & UntypedMsgParts
+  ? Flat<TBase & UntypedMsgParts>
   : WithBase<TBase, AppMsgParts<C, 'server'> | ReservedMsgParts<ClientReservedEvents<C>>>;
 
 // ---- defineEvents ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@
  *   `default` is ignored (another subscriber of `recv$` may handle it).
  * - The returned `Subscription` stops the router: it unsubscribes `recv$` and every pending
  *   Observable result; a Promise that settles later sends no reply (its failure is still reported).
+ *   The router also stops when `recv$` completes (the socket was closed) or errors (logged).
  */
 import { isObservable, Subscription, take, type Observable } from 'rxjs';
 import type { ReplyFn } from './contract.js';
@@ -142,7 +143,11 @@ export function startChskRouter<TMsg extends RoutableMsg>(
   router.add(
     recv$.subscribe({
       next: route,
-      error: (err: unknown) => logger.error('sente-rx: the router stopped: recv$ errored', { error: errorText(err) }),
+      error: (err: unknown) => {
+        logger.error('sente-rx: the router stopped: recv$ errored', { error: errorText(err) });
+        router.unsubscribe();
+      },
+      complete: () => router.unsubscribe(),
     }),
   );
   return router;
