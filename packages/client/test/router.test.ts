@@ -6,7 +6,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Subject } from 'rxjs';
 import { z } from 'zod';
-import { defineEvents, type ClientEventMsgOf, type HandshakeData, type StatePair } from '@sente-rx/core';
+import { defineEvents, validateIncoming, type ClientEventMsgOf, type HandshakeData, type StatePair } from '@sente-rx/core';
 import { startClientChskRouter, type ClientEventMsg } from '@sente-rx/client';
 
 const events = defineEvents({
@@ -43,7 +43,8 @@ describe('startClientChskRouter', () => {
     const closed = { type: 'ws', open: false, everOpened: false, uid: null, handshakeData: null } as const;
     recv$.next({ ...base, id: 'chsk/handshake', event: ['chsk/handshake', ['u1', null, true]], data: ['u1', null, true] });
     recv$.next({ ...base, id: 'chsk/state', event: ['chsk/state', [closed, { ...closed, open: true }]], data: [closed, { ...closed, open: true }] });
-    recv$.next({ ...base, id: 'chat/msg', event: ['chat/msg', { text: 'hi' }], data: { text: 'hi' } });
+    const pushed = validateIncoming(events, 'server', ['chat/msg', { text: 'hi' }]);
+    if (pushed.ok && pushed.value[0] === 'chat/msg') recv$.next({ ...base, id: 'chat/msg', event: pushed.value, data: pushed.value[1] });
     recv$.next({ ...base, id: 'chat/confirm', event: ['chat/confirm', { question: 'ok?' }], data: { question: 'ok?' }, reply: (v) => void replies.push(v) });
     await new Promise((resolve) => setImmediate(resolve));
     expect(seen).toEqual(['handshake:u1', 'open:true', 'msg:hi']);

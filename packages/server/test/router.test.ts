@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vites
 import { NEVER, Observable, of, Subject, throwError, timer, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
-import { defineEvents, type Logger, type ServerEventMsgOf, type UntypedContract } from '@sente-rx/core';
+import { defineEvents, validateIncoming, type Logger, type ServerEventMsgOf, type UntypedContract } from '@sente-rx/core';
 import { startServerChskRouter, type ServerEventMsg } from '@sente-rx/server';
 
 type Base = Omit<ServerEventMsg, 'event' | 'id' | 'data' | 'reply'>;
@@ -282,8 +282,14 @@ describe('startServerChskRouter', () => {
         // @ts-expect-error an id the contract does not list
         'chat/nope': () => undefined,
       }).unsubscribe();
+      // what a factory does: validate, then put the validated event on recv$
+      const checked = validateIncoming(events, 'client', ['chat/post', { text: 'abc', extra: 1 }], { replyAsked: true });
+      expect(checked.ok).toBe(true);
       const replies: unknown[] = [];
-      recv$.next({ ...base, id: 'chat/post', event: ['chat/post', { text: 'abc' }], data: { text: 'abc' }, reply: (v) => void replies.push(v) });
+      if (checked.ok && checked.value[0] === 'chat/post') {
+        const [id, data] = checked.value;
+        recv$.next({ ...base, id, event: checked.value, data, reply: (v) => void replies.push(v) });
+      }
       expect(replies).toEqual([{ id: 3 }]);
       sub.unsubscribe();
     });

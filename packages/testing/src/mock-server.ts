@@ -126,6 +126,7 @@ export function mockServerChsk<C extends EventContract = UntypedContract>(option
       if (!closed) sent.push(withOpts({ frame: scheduler.now(), kind: 'broadcast' as const, event }, opts));
     },
     request: (<E extends ServerEvent<C>>(target: ClientTarget, event: E, opts: { readonly timeoutMs: number }): Observable<unknown> => {
+      if (typeof opts?.timeoutMs !== 'number') throw new TypeError('mockServerChsk: request needs { timeoutMs }');
       if (closed) return throwError(closedError);
       sent.push({ frame: scheduler.now(), kind: 'request', target, event, opts });
       return replyFrom(scheduler, replySpecs[event[0]], options.replyValues, opts.timeoutMs);
