@@ -110,19 +110,24 @@ export type EventIdOf<C extends EventContract, S extends ContractSide> = IsUntyp
 
 type SpecAt<C extends EventContract, S extends ContractSide, TId> = TId extends keyof C[S] ? C[S][TId] : never;
 
-/** The data of event `TId` as its receiver sees it (the schema's output). */
-export type DataOf<C extends EventContract, S extends ContractSide, TId extends string> = IsUntyped<C> extends true
+/** A type of the `data` or `reply` schema of event `TId`: `unknown` without a contract, `never` when the schema is not declared. */
+type SchemaTypeAt<
+  C extends EventContract,
+  S extends ContractSide,
+  TId extends string,
+  TKey extends keyof EventSpec,
+  TView extends 'input' | 'output',
+> = IsUntyped<C> extends true
   ? unknown
-  : SpecAt<C, S, TId> extends { readonly data: infer D extends StandardSchemaV1 }
-    ? SchemaOutput<D>
+  : SpecAt<C, S, TId> extends Record<TKey, infer TSchema extends StandardSchemaV1>
+    ? NonNullable<TSchema['~standard']['types']>[TView]
     : never;
 
+/** The data of event `TId` as its receiver sees it (the schema's output). */
+export type DataOf<C extends EventContract, S extends ContractSide, TId extends string> = SchemaTypeAt<C, S, TId, 'data', 'output'>;
+
 /** The data of event `TId` as its sender writes it (the schema's input). */
-export type DataInputOf<C extends EventContract, S extends ContractSide, TId extends string> = IsUntyped<C> extends true
-  ? unknown
-  : SpecAt<C, S, TId> extends { readonly data: infer D extends StandardSchemaV1 }
-    ? SchemaInput<D>
-    : never;
+export type DataInputOf<C extends EventContract, S extends ContractSide, TId extends string> = SchemaTypeAt<C, S, TId, 'data', 'input'>;
 
 /** Whether event `TId` declares a reply. */
 export type HasReply<C extends EventContract, S extends ContractSide, TId extends string> = IsUntyped<C> extends true
@@ -132,18 +137,10 @@ export type HasReply<C extends EventContract, S extends ContractSide, TId extend
     : false;
 
 /** The reply to event `TId` as the requester receives it (`unknown` without a contract, `never` when none is declared). */
-export type ReplyOf<C extends EventContract, S extends ContractSide, TId extends string> = IsUntyped<C> extends true
-  ? unknown
-  : SpecAt<C, S, TId> extends { readonly reply: infer R extends StandardSchemaV1 }
-    ? SchemaOutput<R>
-    : never;
+export type ReplyOf<C extends EventContract, S extends ContractSide, TId extends string> = SchemaTypeAt<C, S, TId, 'reply', 'output'>;
 
 /** The reply to event `TId` as the replier writes it (the reply schema's input). */
-export type ReplyInputOf<C extends EventContract, S extends ContractSide, TId extends string> = IsUntyped<C> extends true
-  ? unknown
-  : SpecAt<C, S, TId> extends { readonly reply: infer R extends StandardSchemaV1 }
-    ? SchemaInput<R>
-    : never;
+export type ReplyInputOf<C extends EventContract, S extends ContractSide, TId extends string> = SchemaTypeAt<C, S, TId, 'reply', 'input'>;
 
 /** `[id, data]`, or also `[id]` when the data may be `undefined`. */
 export type EventTuple<TId extends string, TData> = undefined extends TData

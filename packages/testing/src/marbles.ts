@@ -64,4 +64,28 @@ export class Recorder<T> {
   }
 }
 
+/** What a mock records: the sends of the code under test and its replies. */
+export class MockRecords<TSent, TReplied> {
+  readonly #sent = new Recorder<TSent>();
+  readonly #replied = new Recorder<TReplied>();
+  readonly sent = this.#sent.records;
+  readonly sent$ = this.#sent.records$;
+  readonly replied = this.#replied.records;
+  readonly replied$ = this.#replied.records$;
+  recordSent(record: TSent): void {
+    this.#sent.push(record);
+  }
+  recordReplied(record: TReplied): void {
+    this.#replied.push(record);
+  }
+  complete(): void {
+    this.#sent.complete();
+    this.#replied.complete();
+  }
+  /** The four public record members, for a mock's result object. */
+  expose(): Pick<MockRecords<TSent, TReplied>, 'sent' | 'sent$' | 'replied' | 'replied$'> {
+    return { sent: this.sent, sent$: this.sent$, replied: this.replied, replied$: this.replied$ };
+  }
+}
+
 export const closedError = (): ChskError => new ChskError('chsk/closed', 'the channel socket is closed (mock)');

@@ -33,7 +33,7 @@ import {
   type StatePair,
   type UntypedContract,
 } from '@sente-rx/core';
-import { closedError, hotFrom, type MarbleSpec, Recorder, replyFrom } from './marbles.js';
+import { closedError, hotFrom, type MarbleSpec, MockRecords, replyFrom } from './marbles.js';
 
 /** Reserved events as `[id, data]` tuples. */
 export type ReservedEventOf<TEvents> = { [Id in keyof TEvents & string]: EventTuple<Id, TEvents[Id]> }[keyof TEvents & string];
@@ -127,14 +127,13 @@ export function mockClientChsk<C extends EventContract = UntypedContract>(option
   const { scheduler } = options;
   const closed$ = new Subject<void>();
   let closed = false;
-  const sent = new Recorder<ClientSent<C>>();
-  const replied = new Recorder<Replied>();
+  const records = new MockRecords<ClientSent<C>, Replied>();
   const calls: LifecycleCall[] = [];
   const replySpecs = (options.replies ?? {}) as Readonly<Record<string, MarbleSpec<unknown> | undefined>>;
 
   const send = ((event: ChskEvent, opts?: { readonly timeoutMs?: number }): Observable<unknown> => {
     if (closed) return throwError(closedError);
-    sent.push({ frame: scheduler.now(), event: event as ClientEvent<C>, ...(opts === undefined ? {} : { opts }) });
+    records.recordSent({ frame: scheduler.now(), event: event as ClientEvent<C>, ...(opts === undefined ? {} : { opts }) });
     if (opts?.timeoutMs === undefined) return EMPTY;
     return replyFrom(scheduler, replySpecs[event[0]], options.replyValues, opts.timeoutMs);
   }) as MockClientSend<C>;
@@ -147,7 +146,7 @@ export function mockClientChsk<C extends EventContract = UntypedContract>(option
     const reply = (v: unknown): void => {
       if (answered) return;
       answered = true;
-      replied.push({ frame: scheduler.now(), id, value: v });
+      records.recordReplied({ frame: scheduler.now(), id, value: v });
     };
     return { event, id, data: event[1], send, ...(spec?.reply === true ? { reply } : {}) } as unknown as MockClientMsg<C>;
   };
@@ -187,13 +186,9 @@ export function mockClientChsk<C extends EventContract = UntypedContract>(option
       closed = true;
       closed$.next();
       state.complete();
-      sent.complete();
-      replied.complete();
+      records.complete();
     },
-    sent: sent.records,
-    sent$: sent.records$,
-    replied: replied.records,
-    replied$: replied.records$,
+    ...records.expose(),
     calls,
   };
 }

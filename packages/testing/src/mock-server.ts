@@ -21,7 +21,7 @@ import {
   type UntypedContract,
 } from '@sente-rx/core';
 import type { ConnectedUids, RequestInfo, SendOptions } from '@sente-rx/server';
-import { closedError, hotFrom, type MarbleSpec, Recorder, replyFrom } from './marbles.js';
+import { closedError, hotFrom, type MarbleSpec, MockRecords, replyFrom } from './marbles.js';
 import type { Replied, ReservedEventOf } from './mock-client.js';
 
 /** One client (tab) of a user: the target of `request`, or of a `send` to that client only. */
@@ -113,22 +113,21 @@ export function mockServerChsk<C extends EventContract = UntypedContract>(option
   const { scheduler } = options;
   const closed$ = new Subject<void>();
   let closed = false;
-  const sent = new Recorder<ServerSent<C>>();
-  const replied = new Recorder<Replied & { readonly uid: Uid; readonly clientId: string }>();
+  const records = new MockRecords<ServerSent<C>, Replied & { readonly uid: Uid; readonly clientId: string }>();
   const replySpecs = (options.replies ?? {}) as Readonly<Record<string, MarbleSpec<unknown> | undefined>>;
   const withOpts = <T extends object>(record: T, opts: SendOptions | undefined): T => (opts === undefined ? record : { ...record, opts });
 
   const api: MockServerApi<C> = {
     send: (target, event, opts) => {
-      if (!closed) sent.push(withOpts({ frame: scheduler.now(), kind: 'send' as const, target, event }, opts));
+      if (!closed) records.recordSent(withOpts({ frame: scheduler.now(), kind: 'send' as const, target, event }, opts));
     },
     broadcast: (event, opts) => {
-      if (!closed) sent.push(withOpts({ frame: scheduler.now(), kind: 'broadcast' as const, event }, opts));
+      if (!closed) records.recordSent(withOpts({ frame: scheduler.now(), kind: 'broadcast' as const, event }, opts));
     },
     request: (<E extends ServerEvent<C>>(target: ClientTarget, event: E, opts: { readonly timeoutMs: number }): Observable<unknown> => {
       if (typeof opts?.timeoutMs !== 'number') throw new TypeError('mockServerChsk: request needs { timeoutMs }');
       if (closed) return throwError(closedError);
-      sent.push({ frame: scheduler.now(), kind: 'request', target, event, opts });
+      records.recordSent({ frame: scheduler.now(), kind: 'request', target, event, opts });
       return replyFrom(scheduler, replySpecs[event[0]], options.replyValues, opts.timeoutMs);
     }) as MockServerApi<C>['request'],
   };
@@ -143,7 +142,7 @@ export function mockServerChsk<C extends EventContract = UntypedContract>(option
     const reply = (v: unknown): void => {
       if (answered) return;
       answered = true;
-      replied.push({ frame: scheduler.now(), id, value: v, uid, clientId });
+      records.recordReplied({ frame: scheduler.now(), id, value: v, uid, clientId });
     };
     const msg = { event, id, data: event[1], uid, clientId, request: MOCK_REQUEST, send: api.send };
     return (spec?.reply === true ? { ...msg, reply } : msg) as unknown as MockServerMsg<C>;
@@ -171,12 +170,8 @@ export function mockServerChsk<C extends EventContract = UntypedContract>(option
       closed = true;
       closed$.next();
       connected.complete();
-      sent.complete();
-      replied.complete();
+      records.complete();
     },
-    sent: sent.records,
-    sent$: sent.records$,
-    replied: replied.records,
-    replied$: replied.records$,
+    ...records.expose(),
   };
 }
