@@ -254,6 +254,29 @@ describe('derived types', () => {
     expect(send(['chat/typing'])).toBe('chat/typing');
   });
 
+  it('a factory infers the contract from an `events` option next to context-typed callbacks', () => {
+    interface FakeServer<TC extends EventContract> {
+      readonly recv$: ServerEventMsgOf<TC, { readonly uid: string }>[];
+      send(uid: string, event: ServerEvent<TC>): void;
+    }
+    function createFake<TReq, TC extends EventContract = UntypedContract>(
+      _adapter: { readonly sample: TReq },
+      _options: { readonly userId?: (req: TReq) => string; readonly events?: TC } = {},
+    ): FakeServer<TC> {
+      const sent: unknown[] = [];
+      return { recv$: [], send: (uid, event) => void sent.push([uid, event]) };
+    }
+    const typed = createFake({ sample: { cookie: 'c' } }, { userId: (req) => req.cookie, events });
+    expectTypeOf(typed.recv$[0]).toEqualTypeOf<ServerEventMsgOf<C, { readonly uid: string }> | undefined>();
+    typed.send('u', ['chat/msg', { id: 1, text: 't' }]);
+    // @ts-expect-error a client event cannot be pushed
+    typed.send('u', ['chat/post', { room: 'r', text: 't' }]);
+    const untyped = createFake({ sample: 1 }, { userId: (req) => String(req) });
+    expectTypeOf(untyped.recv$[0]).toEqualTypeOf<ServerEventMsgOf<UntypedContract, { readonly uid: string }> | undefined>();
+    untyped.send('u', ['any/thing', 1]);
+    expect(typed.recv$).toEqual([]);
+  });
+
   it('without a contract the event and msg types are exactly the untyped ones', () => {
     expectTypeOf<ClientEvent>().toEqualTypeOf<ChskEvent>();
     expectTypeOf<ServerEvent<UntypedContract>>().toEqualTypeOf<ChskEvent>();
