@@ -1,5 +1,6 @@
 // @sente-rx/client: the channel socket client for browsers and Node.
 export { createChannelSocketClient } from './client.js';
+export { startClientChskRouter, type ClientChskHandlers, type ClientChskRouterOptions } from './router.js';
 export type {
   ChannelSocketClient,
   ClientEventMsg,

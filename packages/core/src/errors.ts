@@ -26,14 +26,24 @@ export type ChskErrorCode =
 
 const BRAND = Symbol.for('sente-rx/ChskError');
 
+/** One problem a contract's schema found in an event's data or a reply (Standard Schema's issue, flattened). */
+export interface ValidationIssue {
+  /** Where in the data, from the root: `['items', 3, 'text']`; empty for the root itself. */
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
 export class ChskError extends Error {
   readonly code: ChskErrorCode;
+  /** Present on a `'chsk/error'` caused by a failed contract validation. */
+  readonly issues?: readonly ValidationIssue[];
   declare readonly [BRAND]: true;
 
-  constructor(code: ChskErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ChskErrorCode, message: string, options?: { cause?: unknown; issues?: readonly ValidationIssue[] }) {
     super(message, options);
     this.name = 'ChskError';
     this.code = code;
+    if (options?.issues !== undefined) this.issues = options.issues;
     Object.defineProperty(this, BRAND, { value: true });
   }
 

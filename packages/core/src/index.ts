@@ -50,7 +50,45 @@ export type { Packed, Packer } from './packer.js';
 
 // errors
 export { ChskError, isChskError, isReplyErrorValue, REPLY_ERROR_VALUES } from './errors.js';
-export type { ChskErrorCode, ReplyErrorValue } from './errors.js';
+export type { ChskErrorCode, ReplyErrorValue, ValidationIssue } from './errors.js';
+
+// typed contract, routers, the first-subscriber buffer
+export { defineEvents, describeIssues, validateIncoming, validateReply, validationError } from './contract.js';
+export type {
+  ClientEvent,
+  ClientEventMsgOf,
+  ClientReservedEvents,
+  ContractSide,
+  DataInputOf,
+  DataOf,
+  EventContract,
+  EventId,
+  EventIdOf,
+  EventMsgParts,
+  EventOf,
+  EventSpec,
+  EventSpecs,
+  EventTuple,
+  HasReply,
+  ReplyFn,
+  ReplyInputOf,
+  ReplyOf,
+  SchemaInput,
+  SchemaOutput,
+  ServerEvent,
+  ServerEventMsgOf,
+  ServerReservedEvents,
+  StandardSchemaV1,
+  StandardSchemaV1Issue,
+  StandardSchemaV1Props,
+  StandardSchemaV1Result,
+  UntypedContract,
+  Validated,
+} from './contract.js';
+export { startChskRouter } from './router-core.js';
+export type { ChskHandler, ChskHandlers, ChskRouterOptions, HandlerResult, MsgOfId, ReplyValueOf, RoutableMsg } from './router-core.js';
+export { DEFAULT_FIRST_SUBSCRIBER_BUFFER, FirstSubscriberBuffer } from './replay-first.js';
+export type { FirstSubscriberBufferOptions } from './replay-first.js';
 
 // client state model
 export {

@@ -1,6 +1,7 @@
 // @sente-rx/server: the host-agnostic server. The Node adapter is at '@sente-rx/server/node'.
 export { createChannelSocketServer } from './server.js';
 export type { ChannelSocketServer } from './server.js';
+export { startServerChskRouter, type ServerChskHandlers, type ServerChskRouterOptions } from './router.js';
 export { inMemoryBroker } from './broker.js';
 export type { Broker, BrokerMessage, BrokerNode } from './broker.js';
 export { allowOrigin, constantTimeEqual, validCsrfToken } from './security.js';

@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/testing
+ */
+export * from '@sente-rx/testing';
