@@ -18,25 +18,18 @@ describe('server keep-alive', () => {
   it('terminates a client that never answers the ping, and keeps one that answers', async () => {
     const logger = recordingLogger();
     srv = await fx.startServer({ logger, wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT });
-    const t0 = performance.now(); // before the sockets exist: every server-side time is later
     const silent = rawWs(srv.port, { uid: 'silent' });
     const polite = rawWs(srv.port, { uid: 'polite' });
     // polite answers every server ping with the pong envelope
     polite.messages.subscribe((m) => isPing(m) && polite.sendJson([['chsk/ws-pong'], null]));
     await Promise.all([silent.handshake(), polite.handshake()]);
 
+    // The exact times (ping at wsKeepAliveMs/2, cut-off wsPingTimeoutMs later) are proven in
+    // virtual time in core-virtual.test.ts; here, on real sockets, the order and the outcome.
     await silent.next(isPing);
-    const tPing = performance.now();
     const closed = await silent.closed;
-    const tClosed = performance.now();
     // terminated: no close frame, so the client sees 1006
     expect(closed.code).toBe(1006);
-    // first ping after wsKeepAliveMs/2 of silence
-    expect(tPing - t0).toBeGreaterThanOrEqual(KEEP_ALIVE / 2 - 5);
-    // terminated wsPingTimeoutMs after the ping (the sweep runs every ~25 ms here)
-    expect(tClosed - t0).toBeGreaterThanOrEqual(KEEP_ALIVE / 2 + PING_TIMEOUT - 5);
-    expect(tClosed - tPing).toBeGreaterThanOrEqual(PING_TIMEOUT - 30);
-    expect(tClosed - t0).toBeLessThan(KEEP_ALIVE / 2 + PING_TIMEOUT + 1_000);
     expect(pings(silent)).toBe(1);
     expect(logger.forClient(silent.clientId).some((e) => /silent WebSocket/.test(e.msg))).toBe(true);
 
