@@ -250,6 +250,24 @@ describe('server core in virtual time', () => {
     });
   });
 
+  it('Ajax POST: a reply goes out when given; one never given is answered chsk/timeout after lpTimeoutMs', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000 });
+      t.srv.recv$.subscribe((m) => m.id === 'test/echo' && ts.schedule(() => m.reply?.({ n: m.data }), 200));
+      const post = (event: unknown): FakeResponse => {
+        const res = new FakeResponse();
+        const a = t.srv.core.admit(view('p1'), { uid: 'alice' });
+        if (a.ok) a.request.ajaxPost(info('ajax'), JSON.stringify([event, 'ajax']), res);
+        return res;
+      };
+      const echoed = post(['test/echo', 7]);
+      const ignored = post(['test/ignored']);
+      expectObservable(echoed.wire).toBe('200ms (r|)', { r: 'reply:{"n":7}' });
+      expectObservable(ignored.wire).toBe('1000ms (t|)', { t: 'timeout' });
+    });
+  });
+
   it('no timer outlives close(): nothing fires after it, however long virtual time could run', () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
