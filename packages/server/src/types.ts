@@ -107,7 +107,10 @@ export interface ServerOptions<TReq> {
   readonly scheduler?: SchedulerLike;
 }
 
-/** The channel the core sends through (Sente's `IServerChan`); one per WebSocket. */
+/**
+ * One WebSocket, as the adapter hands it to the core (the Node adapter passes the `ws` socket
+ * itself). The core wraps it, like a held Ajax poll, in its one channel abstraction (channel.ts).
+ */
 export interface ServerChannel {
   /** WebSocket's readyState: 1 (OPEN) while it can send. */
   readonly readyState: number;
