@@ -8,6 +8,8 @@ export const CloseCode = Object.freeze({
   UNSUPPORTED_DATA: 1003,
   /** A frame that does not unpack or is not an envelope. */
   BAD_FRAME: 1007,
+  /** Server side: a socket opened through the legacy `ServerCore.wsOpen` by a request the rejection pipeline refuses. */
+  POLICY_VIOLATION: 1008,
   /** A frame over `maxMessageBytes`. */
   TOO_BIG: 1009,
   /** The server failed while opening the socket (`userId` or `handshakeData` threw, or the handshake did not pack). */

@@ -2,7 +2,7 @@
  * The envelope: every message, in either direction and over either transport, is the packer's
  * encoding of `[payload, cbId | null]` (Sente v1.21's format). See PROTOCOL.md for the catalogue.
  */
-import { asEvent, type ChskEvent, isEvent, preview, type Uid } from './event.js';
+import { asEvent, type ChskEvent, isEvent, isReservedId, preview, type Uid } from './event.js';
 
 /** Correlates a request with its reply: 1–64 characters, opaque to the server. */
 export type CbId = string;
@@ -96,4 +96,34 @@ export function parseClientMessage(x: unknown): Parsed<ClientMessage> & { cbId?:
     return { ok: false, reason: `payload must be an event [id, data?] with a namespaced string id, got ${preview(payload, 80)}`, cbId };
   }
   return { ok: true, value: { event: payload, cbId } };
+}
+
+/**
+ * What a client message means to a server, decided once, here: the server acts on the kind and
+ * never re-decides the policy.
+ * - `not-an-envelope`: not `[payload, cbId|null]` (a WebSocket server closes the socket);
+ * - `bad-event`: an envelope whose payload is not a valid event, or is an event with a reserved
+ *   `chsk/` id a client may not send; `cbId` says where to send `chsk/error`, if anywhere;
+ * - `ping` / `pong`: the keep-alive events `["chsk/ws-ping"]` / `["chsk/ws-pong"]`;
+ * - `event`: an application event, with a cbId when the client wants a reply.
+ */
+export type ClientMessageKind =
+  | { readonly kind: 'not-an-envelope'; readonly reason: string }
+  | { readonly kind: 'bad-event'; readonly reason: string; readonly cbId: CbId | null; readonly event?: ChskEvent }
+  | { readonly kind: 'ping'; readonly event: ChskEvent; readonly cbId: CbId | null }
+  | { readonly kind: 'pong'; readonly event: ChskEvent; readonly cbId: CbId | null }
+  | { readonly kind: 'event'; readonly event: ChskEvent; readonly cbId: CbId | null };
+
+/** Classifies a message sent by a client (see `ClientMessageKind`). */
+export function classifyClientMessage(x: unknown): ClientMessageKind {
+  const parsed = parseClientMessage(x);
+  if (!parsed.ok) {
+    return parsed.cbId === undefined ? { kind: 'not-an-envelope', reason: parsed.reason } : { kind: 'bad-event', reason: parsed.reason, cbId: parsed.cbId };
+  }
+  const { event, cbId } = parsed.value;
+  const id = event[0];
+  if (id === WS_PING) return { kind: 'ping', event, cbId };
+  if (id === WS_PONG) return { kind: 'pong', event, cbId };
+  if (isReservedId(id)) return { kind: 'bad-event', reason: `reserved event id ${id}`, cbId, event };
+  return { kind: 'event', event, cbId };
 }

@@ -17,6 +17,7 @@ export type { ChskEvent, EventProblem, Uid } from './event.js';
 export {
   AJAX_CB_ID,
   batchEnvelope,
+  classifyClientMessage,
   DUMMY_CB_200,
   envelope,
   HANDSHAKE,
@@ -30,7 +31,7 @@ export {
   WS_PING,
   WS_PONG,
 } from './envelope.js';
-export type { CbId, ClientMessage, Envelope, HandshakeData, Parsed, ServerMessage } from './envelope.js';
+export type { CbId, ClientMessage, ClientMessageKind, Envelope, HandshakeData, Parsed, ServerMessage } from './envelope.js';
 export { CloseCode, DEFAULT_MAX_MESSAGE_BYTES } from './close-codes.js';
 export {
   CLIENT_ID_MAX_LENGTH,

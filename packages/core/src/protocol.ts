@@ -54,6 +54,10 @@ export const ReservedId = Object.freeze({
   CLOSE: 'chsk/close',
   UIDPORT_OPEN: 'chsk/uidport-open',
   UIDPORT_CLOSE: 'chsk/uidport-close',
+  /** Reply value: the server could not handle or pack the request (see `REPLY_ERROR_VALUES`). */
+  ERROR: 'chsk/error',
+  /** Reply value: the connection (or the server) closed before the reply. */
+  CLOSED: 'chsk/closed',
 } as const);
 
 /** Reasons sent with protocol close codes. */

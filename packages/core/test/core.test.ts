@@ -7,6 +7,7 @@ import {
   isChskError,
   isEvent,
   jsonPacker,
+  classifyClientMessage,
   parseClientMessage,
   parseEnvelope,
   parseServerMessage,
@@ -77,6 +78,22 @@ describe('envelope', () => {
     const notEnvelope = parseClientMessage({});
     expect(notEnvelope.ok).toBe(false);
     expect(notEnvelope.cbId).toBeUndefined();
+  });
+
+  it('classifyClientMessage decides what a client message is, once, for every server', () => {
+    expect(classifyClientMessage({})).toEqual({ kind: 'not-an-envelope', reason: expect.stringMatching(/2-element array/) });
+    expect(classifyClientMessage([['a/b'], 'way too long'.repeat(10)]).kind).toBe('not-an-envelope');
+    expect(classifyClientMessage([['nope'], 'x'])).toEqual({ kind: 'bad-event', reason: expect.stringMatching(/namespaced/), cbId: 'x' });
+    expect(classifyClientMessage([42, null])).toEqual({ kind: 'bad-event', reason: expect.any(String), cbId: null });
+    expect(classifyClientMessage([['chsk/ws-ping'], 'c'])).toEqual({ kind: 'ping', event: ['chsk/ws-ping'], cbId: 'c' });
+    expect(classifyClientMessage([['chsk/ws-pong'], null])).toEqual({ kind: 'pong', event: ['chsk/ws-pong'], cbId: null });
+    expect(classifyClientMessage([['chsk/handshake', 1], 'c'])).toEqual({
+      kind: 'bad-event',
+      reason: 'reserved event id chsk/handshake',
+      cbId: 'c',
+      event: ['chsk/handshake', 1],
+    });
+    expect(classifyClientMessage([['a/b', { n: 1 }], null])).toEqual({ kind: 'event', event: ['a/b', { n: 1 }], cbId: null });
   });
 
   it('the JSON packer refuses what JSON cannot carry', () => {

@@ -7,6 +7,8 @@ export type { Broker, BrokerMessage, BrokerNode } from './broker.js';
 export { allowOrigin, constantTimeEqual, validCsrfToken } from './security.js';
 export type { AllowedOrigins } from './security.js';
 export type {
+  Admission,
+  AdmittedRequest,
   AjaxResponder,
   ConnectedUids,
   ReadonlyBehaviorSubject,

@@ -1,9 +1,9 @@
 /**
  * The rejection pipeline's pure parts (Sente §4.9): CSRF token lookup and constant-time compare,
- * origin checks. The pipeline itself runs in server.ts, in Sente's order:
+ * origin checks. The pipeline itself runs in pipeline.ts, in Sente's order:
  * `reject` → CSRF → origin → `authorized`.
  */
-import { SKIP_CSRF_CHECK } from '@sente-rx/core';
+import { Header, Query, SKIP_CSRF_CHECK } from '@sente-rx/core';
 import type { RequestView } from './types.js';
 
 /** Compares in time that depends only on the lengths, not on where the strings differ. */
@@ -16,7 +16,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 /** The token the client sent: the `csrf-token` query parameter, else `X-CSRF-Token`, else `X-XSRF-Token`. */
 export function clientCsrfToken(view: RequestView): string | undefined {
-  const t = view.query.get('csrf-token') ?? view.header('x-csrf-token') ?? view.header('x-xsrf-token');
+  const t = view.query.get(Query.CSRF_TOKEN) ?? view.header(Header.CSRF_TOKEN) ?? view.header(Header.XSRF_TOKEN);
   return t === null || t === undefined || t === '' ? undefined : t;
 }
 

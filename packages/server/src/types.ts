@@ -107,7 +107,10 @@ export interface ServerOptions<TReq> {
   readonly scheduler?: SchedulerLike;
 }
 
-/** The channel the core sends through (Sente's `IServerChan`); one per WebSocket. */
+/**
+ * One WebSocket, as the adapter hands it to the core (the Node adapter passes the `ws` socket
+ * itself). The core wraps it, like a held Ajax poll, in its one channel abstraction (channel.ts).
+ */
 export interface ServerChannel {
   /** WebSocket's readyState: 1 (OPEN) while it can send. */
   readonly readyState: number;
@@ -135,15 +138,45 @@ export interface WsConnection {
   closed(code: number): void;
 }
 
+/**
+ * A request that passed the rejection pipeline and the client-id check: the only way on to the
+ * core's transports, so no adapter can skip the checks.
+ */
+export interface AdmittedRequest {
+  /** The request's valid client id. */
+  readonly clientId: string;
+  /** After the WebSocket upgrade completed. */
+  wsOpen(channel: ServerChannel, info: RequestInfo): WsConnection;
+  /** A GET: an Ajax handshake or long-poll. */
+  ajaxGet(info: RequestInfo, res: AjaxResponder): void;
+  /** A POST, once its body is read (within `maxMessageBytes`). */
+  ajaxPost(info: RequestInfo, body: Packed, res: AjaxResponder): void;
+}
+
+/** What `ServerCore.admit` decides: refuse with `rejection`, or go on with `request`. */
+export type Admission = { readonly ok: false; readonly rejection: Rejection } | { readonly ok: true; readonly request: AdmittedRequest };
+
 /** The host-agnostic core, as an adapter sees it. */
 export interface ServerCore<TReq> {
   readonly options: ResolvedOptions<TReq>;
   readonly logger: Logger;
-  /** The rejection pipeline plus the client-id check; `null` means go on. */
+  /** The server's one time source (the `scheduler` option): adapters time their waits on it too. */
+  readonly scheduler: SchedulerLike;
+  /**
+   * Runs the rejection pipeline (`reject` → CSRF → origin → `authorized`) and the client-id check
+   * once; an adapter answers a refusal in its host's terms, or goes on through `request`.
+   */
+  admit(view: RequestView, req: TReq): Admission;
+  /** The rejection pipeline plus the client-id check; `null` means go on. (`admit` runs it for you.) */
   check(view: RequestView, req: TReq): Rejection | null;
-  /** After `check` passed and the upgrade completed. */
+  /**
+   * Runs the checks itself; a refused request's socket is closed with 1008. Prefer `admit` before
+   * the upgrade, so a refusal is an HTTP response.
+   */
   wsOpen(channel: ServerChannel, view: RequestView, req: TReq, info: RequestInfo): WsConnection;
+  /** Runs the checks itself; a refusal is answered through `res`. Same as `admit(…).request.ajaxGet`. */
   ajaxGet(view: RequestView, req: TReq, info: RequestInfo, res: AjaxResponder): void;
+  /** Runs the checks itself; a refusal is answered through `res`. Same as `admit(…).request.ajaxPost`. */
   ajaxPost(view: RequestView, req: TReq, info: RequestInfo, body: Packed, res: AjaxResponder): void;
   /** Registers cleanup for `close()`. */
   onClose(fn: () => void | Promise<void>): void;

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Packed, Packer } from '@sente-rx/core';
 import type { ServerEventMsg } from '@sente-rx/server';
-import { chskPath, clientFrame, freshClientId, httpRequest, nonReadingWsClient, type RawWs, rawWs, recordingLogger, serverFrames, startServer, type TestServer } from './support.js';
+import { chskPath, clientFrame, freshClientId, httpRequest, nonReadingWsClient, type RawWs, rawWs, recordingLogger, serverFrames, startServer, type TestServer } from '@sente-rx/fixtures';
 
 const MAX_MESSAGE_BYTES = 2_048;
 

@@ -3,8 +3,8 @@
  * ["chsk/ws-ping", null]; no answer within wsPingTimeoutMs and it is terminated (no closing
  * handshake). Client pings [["chsk/ws-ping"], cbId] get ["pong", cbId].
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type RawWs, rawWs, recordingLogger, startServer, type TestServer } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { type RawWs, rawWs, recordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
 
 const KEEP_ALIVE = 200;
 const PING_TIMEOUT = 200;
@@ -13,30 +13,23 @@ const pings = (c: RawWs): number => c.received.filter(isPing).length;
 
 describe('server keep-alive', () => {
   let srv: TestServer;
-  afterEach(() => srv.stop());
+  const fx = useFixtures();
 
   it('terminates a client that never answers the ping, and keeps one that answers', async () => {
     const logger = recordingLogger();
-    srv = await startServer({ logger, wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT });
-    const t0 = performance.now(); // before the sockets exist: every server-side time is later
+    srv = await fx.startServer({ logger, wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT });
     const silent = rawWs(srv.port, { uid: 'silent' });
     const polite = rawWs(srv.port, { uid: 'polite' });
     // polite answers every server ping with the pong envelope
     polite.messages.subscribe((m) => isPing(m) && polite.sendJson([['chsk/ws-pong'], null]));
     await Promise.all([silent.handshake(), polite.handshake()]);
 
+    // The exact times (ping at wsKeepAliveMs/2, cut-off wsPingTimeoutMs later) are proven in
+    // virtual time in core-virtual.test.ts; here, on real sockets, the order and the outcome.
     await silent.next(isPing);
-    const tPing = performance.now();
     const closed = await silent.closed;
-    const tClosed = performance.now();
     // terminated: no close frame, so the client sees 1006
     expect(closed.code).toBe(1006);
-    // first ping after wsKeepAliveMs/2 of silence
-    expect(tPing - t0).toBeGreaterThanOrEqual(KEEP_ALIVE / 2 - 5);
-    // terminated wsPingTimeoutMs after the ping (the sweep runs every ~25 ms here)
-    expect(tClosed - t0).toBeGreaterThanOrEqual(KEEP_ALIVE / 2 + PING_TIMEOUT - 5);
-    expect(tClosed - tPing).toBeGreaterThanOrEqual(PING_TIMEOUT - 30);
-    expect(tClosed - t0).toBeLessThan(KEEP_ALIVE / 2 + PING_TIMEOUT + 1_000);
     expect(pings(silent)).toBe(1);
     expect(logger.forClient(silent.clientId).some((e) => /silent WebSocket/.test(e.msg))).toBe(true);
 
@@ -53,7 +46,7 @@ describe('server keep-alive', () => {
   });
 
   it('any message counts as an answer, not only the pong', async () => {
-    srv = await startServer({ wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT });
+    srv = await fx.startServer({ wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT });
     const chatty = rawWs(srv.port, { uid: 'chatty' });
     chatty.messages.subscribe((m) => isPing(m) && chatty.sendJson([['test/anything', 1], null]));
     await chatty.handshake();
@@ -63,7 +56,7 @@ describe('server keep-alive', () => {
   });
 
   it('a silent client is terminated before its uid leaves: then uidport-close follows the grace period', async () => {
-    srv = await startServer({ wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT, reconnectGraceMs: { ws: 50 } });
+    srv = await fx.startServer({ wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: PING_TIMEOUT, reconnectGraceMs: { ws: 50 } });
     const silent = rawWs(srv.port, { uid: 'gone' });
     await silent.handshake();
     await silent.closed;
@@ -73,7 +66,7 @@ describe('server keep-alive', () => {
   });
 
   it('answers a client ping [["chsk/ws-ping"], cbId] with ["pong", cbId] and emits a chsk/ws-ping event-msg without reply', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const c = rawWs(srv.port, { uid: 'pinger' });
     await c.handshake();
     expect(await c.request(['chsk/ws-ping'], 'x')).toBe('pong');
@@ -88,7 +81,7 @@ describe('server keep-alive', () => {
   });
 
   it('a client ping without a cbId gets no answer but still reaches recv$', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const c = rawWs(srv.port, { uid: 'pinger' });
     await c.handshake();
     c.sendJson([['chsk/ws-ping'], null]);
@@ -101,7 +94,7 @@ describe('server keep-alive', () => {
   });
 
   it('with wsPingTimeoutMs 0, idle sockets keep getting pings and are never terminated for silence', async () => {
-    srv = await startServer({ wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: 0 });
+    srv = await fx.startServer({ wsKeepAliveMs: KEEP_ALIVE, wsPingTimeoutMs: 0 });
     // with wsPingTimeoutMs 0 nobody is terminated for silence; pings keep coming
     const a = rawWs(srv.port, { uid: 'a' });
     const b = rawWs(srv.port, { uid: 'b' });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createChannelSocketServer, SKIP_CSRF_CHECK } from '@sente-rx/server';
 import { nodeAdapter } from '@sente-rx/server/node';
-import { type HttpResult, httpRequest } from './support.js';
+import { type HttpResult, httpRequest } from '@sente-rx/fixtures';
 
 type BodyParser = (raw: Buffer) => unknown;
 

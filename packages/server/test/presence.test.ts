@@ -4,9 +4,10 @@
  * Absence ("no uidport-close for alice") is shown with a sentinel: a later event that, by timer
  * order, can only arrive after the one that must not.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ALL_USERS_WITHOUT_UID, NIL_UID, type ConnectedUids, type ServerEventMsg } from '@sente-rx/server';
-import { chskPath, freshClientId, httpRequest, pushedEvents, type RawWs, rawWs, startServer, type TestServer } from './support.js';
+import { chskPath, freshClientId, httpRequest, ManualScheduler, pushedEvents, type RawWs, rawWs, recordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
+import { filter, firstValueFrom } from 'rxjs';
 
 const GRACE = 150;
 
@@ -21,11 +22,10 @@ function uidportLog(srv: TestServer): string[] {
 }
 
 describe('presence', () => {
+  const fx = useFixtures();
   let srv: TestServer;
-  const open: RawWs[] = [];
   const connect = async (uid: string | undefined, clientId?: string): Promise<RawWs> => {
-    const c = rawWs(srv.port, { ...(uid === undefined ? {} : { uid }), ...(clientId === undefined ? {} : { clientId }) });
-    open.push(c);
+    const c = fx.rawWs(srv.port, { ...(uid === undefined ? {} : { uid }), ...(clientId === undefined ? {} : { clientId }) });
     await c.handshake();
     return c;
   };
@@ -36,13 +36,8 @@ describe('presence', () => {
     await srv.next('chsk/uidport-close', (m) => m.data === name);
   };
 
-  afterEach(async () => {
-    for (const c of open.splice(0)) await c.close();
-    await srv.stop();
-  });
-
   it('connectedUids$ starts empty, and .value agrees with getValue() and with the latest emission', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE } });
     expect(snap(srv.chsk.connectedUids$.getValue())).toEqual({ ws: [], ajax: [], any: [] });
     let latest: ConnectedUids | undefined;
     const sub = srv.chsk.connectedUids$.subscribe((u) => (latest = u));
@@ -55,7 +50,7 @@ describe('presence', () => {
   });
 
   it('uidport-open fires when a uid first appears; a second tab of the same uid adds none', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE } });
     const emissions: string[][] = [];
     const sub = srv.chsk.connectedUids$.subscribe((u) => emissions.push(sorted(u.any)));
     await connect('alice');
@@ -72,27 +67,33 @@ describe('presence', () => {
   });
 
   it('uidport-close comes only after the grace period, and connectedUids$ keeps the uid until then', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE } });
+    // The server's clock moves only when the test advances it: the grace period is exact, and no
+    // slow delivery can make it look shorter or longer.
+    const clock = new ManualScheduler();
+    const logger = recordingLogger();
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE }, scheduler: clock, logger });
     const times: { at: number; any: string[] }[] = [];
-    const sub = srv.chsk.connectedUids$.subscribe((u) => times.push({ at: performance.now(), any: sorted(u.any) }));
+    const sub = srv.chsk.connectedUids$.subscribe((u) => times.push({ at: clock.now(), any: sorted(u.any) }));
     const a = await connect('alice');
-    const t0 = performance.now();
     await a.close();
+    // the server saw the close (it logs it, then starts the grace period at once)
+    await logger.waitFor((e) => e.msg === 'sente-rx: WebSocket closed' && e.data?.['uid'] === 'alice');
+    const t0 = clock.now();
+    clock.advance(GRACE - 1);
+    expect(srv.chsk.connectedUids$.getValue().any.has('alice')).toBe(true);
+    clock.advance(1);
     const closeMsg = await srv.next('chsk/uidport-close');
-    const elapsed = performance.now() - t0;
     expect(closeMsg.event).toEqual(['chsk/uidport-close', 'alice']);
     expect(closeMsg.uid).toBe('alice');
-    expect(elapsed).toBeGreaterThanOrEqual(GRACE - 5);
-    expect(elapsed).toBeLessThan(GRACE + 1_000);
     // alice was in `any` until the emission that removed her, and that came after the grace period
     expect(times.map((t) => t.any)).toEqual([[], ['alice'], []]);
-    expect(times[2]!.at - t0).toBeGreaterThanOrEqual(GRACE - 5);
+    expect(times[2]!.at - t0).toBe(GRACE);
     expect(snap(srv.chsk.connectedUids$.getValue())).toEqual({ ws: [], ajax: [], any: [] });
     sub.unsubscribe();
   });
 
   it('no uidport-close while another tab of the uid is still connected', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE } });
     const tab1 = await connect('alice');
     await connect('alice');
     await tab1.close();
@@ -102,7 +103,7 @@ describe('presence', () => {
   });
 
   it('no uidport-close (and no new uidport-open) when the client reconnects within the grace period; kept events arrive', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE }, sendBufMs: { ws: 0 } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE }, sendBufMs: { ws: 0 } });
     const clientId = freshClientId('alice');
     const first = await connect('alice', clientId);
     expect(await first.handshake()).toEqual(['alice', null, true]);
@@ -119,7 +120,7 @@ describe('presence', () => {
   });
 
   it('a new tab (another client id) within the grace period also keeps the uid: no close/open pair', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE } });
     const a = await connect('alice');
     await a.close();
     const b = await connect('alice');
@@ -129,7 +130,7 @@ describe('presence', () => {
   });
 
   it('a second socket with the same client id replaces the first (closed with 1000), with no presence change', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE }, sendBufMs: { ws: 0 } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE }, sendBufMs: { ws: 0 } });
     const clientId = freshClientId('alice');
     const older = await connect('alice', clientId);
     const newer = await connect('alice', clientId);
@@ -144,7 +145,7 @@ describe('presence', () => {
   });
 
   it('a client back after the grace period is new again: close, then open', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE } });
     const clientId = freshClientId('alice');
     const a = await connect('alice', clientId);
     await a.close();
@@ -156,7 +157,7 @@ describe('presence', () => {
   });
 
   it('anonymous clients share NIL_UID; send(ALL_USERS_WITHOUT_UID, ev) reaches them and not named users', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE }, sendBufMs: { ws: 0 } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE }, sendBufMs: { ws: 0 } });
     const anon1 = await connect(undefined);
     const anon2 = await connect(undefined);
     const alice = await connect('alice');
@@ -184,16 +185,18 @@ describe('presence', () => {
   });
 
   it("a userId that returns '' or null counts as anonymous", async () => {
-    srv = await startServer({ userId: (req) => ((req.url ?? '').includes('kind=empty') ? '' : null) });
-    const a = rawWs(srv.port, { query: { kind: 'empty' } });
-    const b = rawWs(srv.port, { query: { kind: 'null' } });
-    open.push(a, b);
+    srv = await fx.startServer({ userId: (req) => ((req.url ?? '').includes('kind=empty') ? '' : null) });
+    const a = fx.rawWs(srv.port, { query: { kind: 'empty' } });
+    const b = fx.rawWs(srv.port, { query: { kind: 'null' } });
     expect((await a.handshake())[0]).toBe(NIL_UID);
     expect((await b.handshake())[0]).toBe(NIL_UID);
   });
 
   it('Ajax: a handshake alone is not presence; the first poll is (uidport-open), and the uid leaves one grace period after the poll ends', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE, ajax: GRACE } });
+    // Manual time: the grace period after the handshake cannot expire before the first poll
+    // arrives, however slow the machine (it did at 150 ms on a loaded one).
+    const clock = new ManualScheduler();
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE, ajax: GRACE }, scheduler: clock });
     const clientId = freshClientId('ajax');
     const path = chskPath({ 'client-id': clientId, uid: 'carol' });
     const hs = await httpRequest(srv.port, { path: `${path}&handshake%3F=1` });
@@ -207,16 +210,20 @@ describe('presence', () => {
     expect(opened.event).toEqual(['chsk/uidport-open', 'carol']);
     expect(snap(srv.chsk.connectedUids$.getValue())).toEqual({ ws: [], ajax: ['carol'], any: ['carol'] });
 
-    const t0 = performance.now();
+    const ended = firstValueFrom(srv.ajaxEnded.pipe(filter((url) => url === path)));
     ac.abort(); // the poll goes away without an answer
+    await ended; // the server has seen it go: the grace period runs from now
+    clock.advance(GRACE - 1);
+    expect(snap(srv.chsk.connectedUids$.getValue()).any).toEqual(['carol']);
+    clock.advance(1);
     const closed = await srv.next('chsk/uidport-close');
     expect(closed.event).toEqual(['chsk/uidport-close', 'carol']);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(GRACE - 5);
     expect(snap(srv.chsk.connectedUids$.getValue())).toEqual({ ws: [], ajax: [], any: [] });
   });
 
   it('a uid on both transports is in ws, ajax and any', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: GRACE, ajax: GRACE } });
+    // a long Ajax grace: a slow first poll must not find the handshake's connection expired
+    srv = await fx.startServer({ reconnectGraceMs: { ws: GRACE, ajax: 10_000 } });
     await connect('dave');
     const clientId = freshClientId('ajax');
     const path = chskPath({ 'client-id': clientId, uid: 'dave' });
@@ -239,10 +246,10 @@ describe('presence', () => {
 
 describe('send(uid, event): argument checks', () => {
   let srv: TestServer;
-  afterEach(() => srv.stop());
+  const fx = useFixtures();
 
   it('throws TypeError for a missing uid', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const send = srv.chsk.send as (uid: unknown, ev: unknown) => void;
     expect(() => send(null, ['test/x', 1])).toThrow(TypeError);
     expect(() => send(undefined, ['test/x', 1])).toThrow(TypeError);
@@ -250,7 +257,7 @@ describe('send(uid, event): argument checks', () => {
   });
 
   it('throws TypeError for a reserved chsk/ id (other than chsk/close) and for an invalid event', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const send = srv.chsk.send as (uid: unknown, ev: unknown) => void;
     expect(() => send('alice', ['chsk/handshake', ['x', null, true]])).toThrow(TypeError);
     expect(() => send('alice', ['chsk/ws-ping'])).toThrow(/reserved/);
@@ -265,10 +272,10 @@ describe('send(uid, event): argument checks', () => {
 
 describe("send(uid, ['chsk/close'])", () => {
   let srv: TestServer;
-  afterEach(() => srv.stop());
+  const fx = useFixtures();
 
   it("closes every socket of that uid with 4000, and not another uid's", async () => {
-    srv = await startServer({ sendBufMs: { ws: 0 } });
+    srv = await fx.startServer({ sendBufMs: { ws: 0 } });
     const tab1 = rawWs(srv.port, { uid: 'alice' });
     const tab2 = rawWs(srv.port, { uid: 'alice' });
     const bob = rawWs(srv.port, { uid: 'bob' });
@@ -286,7 +293,7 @@ describe("send(uid, ['chsk/close'])", () => {
   });
 
   it('with flush, buffered events for the uid go out before the close', async () => {
-    srv = await startServer({ sendBufMs: { ws: 10_000 } });
+    srv = await fx.startServer({ sendBufMs: { ws: 10_000 } });
     const alice = rawWs(srv.port, { uid: 'alice' });
     await alice.handshake();
     srv.chsk.send('alice', ['test/last-words', 1]);
@@ -298,10 +305,10 @@ describe("send(uid, ['chsk/close'])", () => {
 
 describe('event-msgs for presence carry the uid', () => {
   let srv: TestServer;
-  afterEach(() => srv.stop());
+  const fx = useFixtures();
 
   it('uidport-open: id, data and uid are the uid that appeared', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const c = rawWs(srv.port, { uid: 'erin' });
     await c.handshake();
     const m: ServerEventMsg = await srv.next('chsk/uidport-open');

@@ -3,9 +3,9 @@
  * crash the process from a timer, nor take the other events of the batch, nor strand a held
  * Ajax poll. Timers run on an injected scheduler that records anything thrown out of them.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { asyncScheduler, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import { chskPath, freshClientId, httpRequest, pushedEvents, type RawWs, rawWs, recordingLogger, startServer, type TestServer } from './support.js';
+import { chskPath, freshClientId, httpRequest, pushedEvents, recordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
 
 /** asyncScheduler, except that an exception thrown by scheduled work is recorded instead of escaping to the event loop. */
 function catchingScheduler(escaped: unknown[]): SchedulerLike {
@@ -31,11 +31,7 @@ const isBatch = (m: unknown): boolean => Array.isArray(m) && m[1] === null && Ar
 
 describe('a push that cannot be packed', () => {
   let srv: TestServer;
-  const open: RawWs[] = [];
-  afterEach(async () => {
-    for (const c of open.splice(0)) await c.close();
-    await srv.stop();
-  });
+  const fx = useFixtures();
 
   /** send() may refuse the event at once (throw); if it accepts it, the server must cope later. */
   function trySend(uid: string, ev: readonly [string, unknown]): 'threw' | 'accepted' {
@@ -51,9 +47,8 @@ describe('a push that cannot be packed', () => {
   it('over WebSocket (batched): nothing escapes a timer, and the batch\'s other events are delivered', async () => {
     const escaped: unknown[] = [];
     const logger = recordingLogger();
-    srv = await startServer({ logger, sendBufMs: { ws: 20 }, scheduler: catchingScheduler(escaped) });
-    const c = rawWs(srv.port, { uid: 'alice' });
-    open.push(c);
+    srv = await fx.startServer({ logger, sendBufMs: { ws: 20 }, scheduler: catchingScheduler(escaped) });
+    const c = fx.rawWs(srv.port, { uid: 'alice' });
     await c.handshake();
     srv.chsk.send('alice', ['test/before', 1]);
     const outcome = trySend('alice', ['test/bad', 10n]);
@@ -70,7 +65,7 @@ describe('a push that cannot be packed', () => {
 
   it('over Ajax: the held poll is still answered with the other events', async () => {
     const escaped: unknown[] = [];
-    srv = await startServer({ sendBufMs: { ajax: 20 }, scheduler: catchingScheduler(escaped) });
+    srv = await fx.startServer({ sendBufMs: { ajax: 20 }, scheduler: catchingScheduler(escaped) });
     const path = chskPath({ 'client-id': freshClientId('ajax'), uid: 'bob' });
     await httpRequest(srv.port, { path: `${path}&handshake%3F=1` });
     const poll = httpRequest(srv.port, { path });

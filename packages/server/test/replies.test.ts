@@ -2,18 +2,18 @@
  * Replies and the server event-msg: reply() is present only when the client sent a cbId, only
  * the first call is sent, and every field of the event-msg is what the request carried.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import type { ServerEventMsg } from '@sente-rx/server';
-import { chskPath, client, freshClientId, httpRequest, pushedEvents, rawWs, recordingLogger, startServer, type TestServer, whenOpen } from './support.js';
+import { chskPath, client, freshClientId, httpRequest, pushedEvents, rawWs, recordingLogger, type TestServer, whenOpen, useFixtures, ManualScheduler } from '@sente-rx/fixtures';
 
 describe('replies over WebSocket', () => {
   let srv: TestServer;
-  afterEach(() => srv.stop());
+  const fx = useFixtures();
 
   it('reply() is sent once: a second call is ignored', async () => {
     const logger = recordingLogger();
-    srv = await startServer({ logger });
+    srv = await fx.startServer({ logger });
     srv.chsk.recv$.subscribe((m) => {
       if (m.id !== 'test/twice') return;
       m.reply?.('first');
@@ -31,7 +31,7 @@ describe('replies over WebSocket', () => {
   });
 
   it('reply is present only when the client sent a cbId', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const c = rawWs(srv.port, { uid: 'alice' });
     await c.handshake();
     c.sendJson([['test/no-cb', 1], null]);
@@ -47,7 +47,7 @@ describe('replies over WebSocket', () => {
   });
 
   it('a reply goes only to the requesting socket, not to other tabs of the uid', async () => {
-    srv = await startServer({ sendBufMs: { ws: 0 } });
+    srv = await fx.startServer({ sendBufMs: { ws: 0 } });
     srv.chsk.recv$.subscribe((m) => m.id === 'test/echo' && m.reply?.(m.data));
     const tab1 = rawWs(srv.port, { uid: 'alice' });
     const tab2 = rawWs(srv.port, { uid: 'alice' });
@@ -61,7 +61,7 @@ describe('replies over WebSocket', () => {
 
   it('a reply value that cannot be packed becomes "chsk/error" (logged), and the socket stays usable', async () => {
     const logger = recordingLogger();
-    srv = await startServer({ logger });
+    srv = await fx.startServer({ logger });
     srv.chsk.recv$.subscribe((m) => {
       if (m.id === 'test/bigint') m.reply?.(10n);
       if (m.id === 'test/circular') {
@@ -81,7 +81,7 @@ describe('replies over WebSocket', () => {
   });
 
   it('a handler may reply with the reserved failure values on purpose, with null, and with undefined', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     srv.chsk.recv$.subscribe((m) => m.id === 'test/echo' && m.reply?.(m.data));
     const c = rawWs(srv.port, { uid: 'alice' });
     await c.handshake();
@@ -94,7 +94,7 @@ describe('replies over WebSocket', () => {
   });
 
   it('reply() after the socket closed neither throws nor reaches another socket', async () => {
-    srv = await startServer({ reconnectGraceMs: { ws: 1_000 } });
+    srv = await fx.startServer({ reconnectGraceMs: { ws: 1_000 } });
     const pending: ServerEventMsg[] = [];
     srv.chsk.recv$.subscribe((m) => m.id === 'test/later' && pending.push(m));
     const clientId = freshClientId('alice');
@@ -115,10 +115,10 @@ describe('replies over WebSocket', () => {
 
 describe('the server event-msg', () => {
   let srv: TestServer;
-  afterEach(() => srv.stop());
+  const fx = useFixtures();
 
   it('over WebSocket: event, id, data, uid, clientId, request (transport, method, url, headers) and send', async () => {
-    srv = await startServer({ sendBufMs: { ws: 0 } });
+    srv = await fx.startServer({ sendBufMs: { ws: 0 } });
     const clientId = freshClientId('fields');
     const c = rawWs(srv.port, { uid: 'alice', clientId, query: { extra: 'q1' }, headers: { 'X-Custom': 'hello', 'User-Agent': 'sente-test' } });
     await c.handshake();
@@ -149,7 +149,7 @@ describe('the server event-msg', () => {
   });
 
   it('an event without data has data undefined and a 1-element event', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const c = rawWs(srv.port, { uid: 'alice' });
     await c.handshake();
     c.sendJson([['test/bare'], null]);
@@ -161,7 +161,7 @@ describe('the server event-msg', () => {
   });
 
   it('over Ajax POST: request.transport ajax, method POST, the POST url and headers; reply answers the POST', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     srv.chsk.recv$.subscribe((m) => {
       if (m.id === 'test/ajax') {
         m.reply?.({ got: m.data });
@@ -189,7 +189,7 @@ describe('the server event-msg', () => {
   });
 
   it('over Ajax POST without a cbId: no reply function, and the answer is chsk/dummy-cb-200 at once', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const r = await httpRequest(srv.port, {
       method: 'POST',
       path: chskPath({ 'client-id': freshClientId('ajax'), uid: 'bob' }),
@@ -201,22 +201,28 @@ describe('the server event-msg', () => {
   });
 
   it('an Ajax POST that wants a reply and gets none is answered chsk/timeout after lpTimeoutMs; a late reply is ignored', async () => {
-    srv = await startServer({ lpTimeoutMs: 150 });
+    const clock = new ManualScheduler();
+    srv = await fx.startServer({ lpTimeoutMs: 150, scheduler: clock });
     const held: ServerEventMsg[] = [];
     srv.chsk.recv$.subscribe((m) => m.id === 'test/slow' && held.push(m));
-    const t0 = performance.now();
-    const r = await httpRequest(srv.port, {
+    let answered = false;
+    const post = httpRequest(srv.port, {
       method: 'POST',
       path: chskPath({ 'client-id': freshClientId('ajax'), uid: 'bob' }),
       body: JSON.stringify([['test/slow'], 'ajax']),
-    });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    }).finally(() => (answered = true));
+    await srv.next('test/slow'); // held, its lpTimeoutMs timer set
+    clock.advance(149);
+    await new Promise((r) => setImmediate(r));
+    expect(answered).toBe(false);
+    clock.advance(1);
+    const r = await post;
     expect(JSON.parse(r.body)).toEqual(['chsk/timeout', null]);
     expect(() => held[0]!.reply!('late')).not.toThrow();
   });
 
   it('the real client: a reply round-trips, and a request without timeoutMs reaches the handler without reply', async () => {
-    srv = await startServer();
+    srv = await fx.startServer();
     const seen: ServerEventMsg[] = [];
     srv.chsk.recv$.subscribe((m) => {
       if (!m.id.startsWith('test/')) return;

@@ -6,11 +6,11 @@
 import type { IncomingMessage } from 'node:http';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SKIP_CSRF_CHECK, type ServerOptions } from '@sente-rx/server';
 import { createChannelSocketServer } from '@sente-rx/server';
 import { nodeAdapter } from '@sente-rx/server/node';
-import { chskPath, freshClientId, httpRequest, type HttpResult, rawWs, recordingLogger, startServer, type TestServer, wsUpgrade } from './support.js';
+import { chskPath, freshClientId, httpRequest, type HttpResult, rawWs, recordingLogger, type TestServer, wsUpgrade, useFixtures } from '@sente-rx/fixtures';
 
 type Transport = 'ws' | 'ajax-get' | 'ajax-post';
 const TRANSPORTS: readonly Transport[] = ['ws', 'ajax-get', 'ajax-post'];
@@ -54,12 +54,9 @@ const OK = { status: 'ok', body: '' };
 const outcome = (r: { status: number | 'ok'; body: string }): { status: number | 'ok'; body: string } => ({ status: r.status, body: r.body });
 
 describe.each(TRANSPORTS)('rejection pipeline over %s', (transport) => {
+  const fx = useFixtures();
   let srv: TestServer | undefined;
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-  });
-  const start = async (o: ServerOptions<IncomingMessage>): Promise<TestServer> => (srv = await startServer(o));
+  const start = async (o: ServerOptions<IncomingMessage>): Promise<TestServer> => (srv = await fx.startServer(o));
   const go = async (a: Attempt = {}) => outcome(await attempt(transport, srv!.port, a));
 
   describe('CSRF', () => {
@@ -388,15 +385,12 @@ describe.each(TRANSPORTS)('rejection pipeline over %s', (transport) => {
 });
 
 describe('a refused WebSocket handshake never becomes a socket', () => {
+  const fx = useFixtures();
   let srv: TestServer | undefined;
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-  });
 
   it('403 / 401 / 400 / custom: no uidport-open, no event-msg, connectedUids$ unchanged', async () => {
     const logger = recordingLogger();
-    srv = await startServer({
+    srv = await fx.startServer({
       logger,
       csrfToken: () => 'tok',
       authorized: (req) => !(req.url ?? '').includes('uid=unauth'),

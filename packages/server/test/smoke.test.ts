@@ -1,21 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
-import { client, startServer, whenOpen, type TestServer } from './support.js';
-import type { ChannelSocketClient } from '@sente-rx/client';
+import { whenOpen, useFixtures } from '@sente-rx/fixtures';
 
 describe('smoke', () => {
-  let srv: TestServer | undefined;
-  const clients: ChannelSocketClient[] = [];
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await srv?.stop();
-  });
+  const fx = useFixtures();
 
   it('connects, replies and pushes', async () => {
-    srv = await startServer();
+    const srv = await fx.startServer();
     srv.chsk.recv$.subscribe((m) => m.id === 'test/echo' && m.reply?.({ got: m.data }));
-    const c = client(srv.port, { uid: 'alice' });
-    clients.push(c);
+    const c = fx.client(srv.port, { uid: 'alice' });
     await whenOpen(c);
     expect(c.state.uid).toBe('alice');
     expect(c.state.type).toBe('ws');

@@ -1,0 +1,199 @@
+/**
+ * Ajax sessions: handshakes and long-polls (a held poll is the client's channel until it is
+ * answered, abandoned or `lpTimeoutMs` passes), and POSTed events with their replies.
+ */
+import {
+  ContentType,
+  DUMMY_CB_200,
+  envelope,
+  handshakeEnvelope,
+  LP_TIMEOUT,
+  type Packed,
+  packedContentType,
+  Query,
+  ReservedId,
+  type Uid,
+  classifyClientMessage,
+} from '@sente-rx/core';
+import { type SchedulerLike, type Subscription, timer } from 'rxjs';
+import { type CoreContext, onceReply, packReply, type ServerChan, uidOf } from './channel.js';
+import type { Outbox } from './outbox.js';
+import { Conn, type Registry } from './registry.js';
+import type { AjaxResponder, RequestInfo, RequestView } from './types.js';
+
+/** What a held poll needs of the sessions it belongs to. */
+interface PollHost {
+  readonly scheduler: SchedulerLike;
+  readonly registry: Registry;
+  readonly contentType: string;
+  readonly packedLpTimeout: Packed;
+}
+
+/** A held poll, as a channel: it takes one push (or ends with `chsk/timeout`), then the client polls again. */
+class HeldPoll implements ServerChan {
+  private readonly timer: Subscription;
+
+  constructor(
+    private readonly ajax: PollHost,
+    private readonly conn: Conn,
+    private readonly res: AjaxResponder,
+    lpTimeoutMs: number,
+  ) {
+    this.timer = timer(lpTimeoutMs, ajax.scheduler).subscribe(() => this.close());
+    res.onAbort(() => this.end());
+  }
+
+  get open(): boolean {
+    return !this.res.done;
+  }
+
+  send(packed: Packed): boolean {
+    if (this.res.done) return false;
+    this.res.respond(200, packed, this.ajax.contentType);
+    this.end();
+    return true;
+  }
+
+  /** Ends the poll without events (the client polls again at once); the code does not apply. */
+  close(): void {
+    if (!this.res.done) this.res.respond(200, this.ajax.packedLpTimeout, this.ajax.contentType);
+    this.end();
+  }
+
+  private end(): void {
+    this.timer.unsubscribe();
+    this.ajax.registry.channelEnded(this.conn, this);
+  }
+}
+
+/** Every Ajax request of one server. */
+export class AjaxSessions<TReq> implements PollHost {
+  readonly packedLpTimeout: Packed;
+  readonly contentType: string;
+  /** POSTs still waiting for their reply; `close()` answers them. */
+  private readonly heldPosts = new Set<() => void>();
+
+  constructor(
+    private readonly ctx: CoreContext<TReq>,
+    readonly registry: Registry,
+    private readonly outbox: Outbox,
+  ) {
+    this.packedLpTimeout = ctx.packer.pack(envelope(LP_TIMEOUT));
+    this.contentType = packedContentType(ctx.packer.binary, 'server');
+  }
+
+  get scheduler(): SchedulerLike {
+    return this.ctx.scheduler;
+  }
+
+  /** The uid of an Ajax request, or `undefined` after answering 500 when `userId` threw. */
+  private uid(req: TReq, clientId: string, res: AjaxResponder): Uid | undefined {
+    try {
+      return uidOf(this.ctx, req, clientId);
+    } catch (err) {
+      this.ctx.logger.error('sente-rx: userId threw during an Ajax request', { err, clientId });
+      res.respond(500, 'Internal server error', ContentType.PLAIN);
+      return undefined;
+    }
+  }
+
+  /** A GET that passed the pipeline: a handshake, or a long-poll. */
+  get(view: RequestView, clientId: string, req: TReq, info: RequestInfo, res: AjaxResponder): void {
+    const { ctx, registry } = this;
+    const uid = this.uid(req, clientId, res);
+    if (uid === undefined) return;
+    const existing = registry.get('ajax', uid, clientId);
+    const wantsHandshake = view.query.has(Query.HANDSHAKE) || view.query.has(Query.HANDSHAKE_ALT);
+    if (wantsHandshake || existing === undefined) {
+      let hs: Packed;
+      try {
+        hs = ctx.packer.pack(handshakeEnvelope(uid, ctx.options.handshakeData(req), existing === undefined));
+      } catch (err) {
+        ctx.logger.error('sente-rx: handshakeData threw or could not be packed', { err, clientId });
+        res.respond(500, 'Internal server error', ContentType.PLAIN);
+        return;
+      }
+      const conn = new Conn('ajax', uid, clientId, info);
+      if (existing !== undefined) {
+        conn.pending = existing.pending;
+        conn.polled = existing.polled;
+        this.detach(existing);
+      }
+      registry.register(conn);
+      res.respond(200, hs, this.contentType);
+      registry.startGrace(conn);
+      return;
+    }
+    const conn = existing;
+    this.detach(conn);
+    conn.request = info;
+    conn.polled = true;
+    const pending = this.outbox.takePending(conn);
+    if (pending !== undefined) {
+      res.respond(200, pending, this.contentType);
+      registry.startGrace(conn);
+    } else {
+      conn.ch = new HeldPoll(this, conn, res, ctx.options.lpTimeoutMs);
+    }
+    registry.updatePresence(uid, conn);
+  }
+
+  /** Stops `conn`'s grace period and ends the poll it holds, if any (a newer request replaces it). */
+  private detach(conn: Conn): void {
+    this.registry.stopGrace(conn);
+    const held = conn.ch;
+    conn.ch = null; // first, so the old poll's end does not start a grace period
+    held?.close(0, '');
+  }
+
+  /** A POST that passed the pipeline: one event, answered at once or with its reply. */
+  post(clientId: string, req: TReq, info: RequestInfo, body: Packed, res: AjaxResponder): void {
+    const { ctx } = this;
+    const { packer } = ctx;
+    let value: unknown;
+    try {
+      value = packer.unpack(body);
+    } catch {
+      ctx.logger.warn('sente-rx: refused an Ajax POST whose body does not unpack', { clientId });
+      res.respond(400, 'Bad request: the body does not unpack', ContentType.PLAIN);
+      return;
+    }
+    const msg = classifyClientMessage(value);
+    if (msg.kind !== 'event') {
+      // Over Ajax the keep-alive events are reserved ids like any other: the client never sends them.
+      const reason = msg.kind === 'ping' || msg.kind === 'pong' ? `reserved event id ${msg.event[0]}` : msg.reason;
+      ctx.logger.warn('sente-rx: refused an invalid Ajax POST', { clientId, reason });
+      res.respond(400, `Bad request: ${reason.slice(0, 200)}`, ContentType.PLAIN);
+      return;
+    }
+    const uid = this.uid(req, clientId, res);
+    if (uid === undefined) return;
+    const { event, cbId } = msg;
+    const from = this.registry.get('ajax', uid, clientId) ?? { uid, clientId };
+    if (cbId === null) {
+      res.respond(200, packer.pack(envelope(DUMMY_CB_200)), this.contentType);
+      ctx.emit(from, event, info);
+      return;
+    }
+    let lpTimer: Subscription | null = null;
+    const reply = onceReply(ctx.logger, (v) => {
+      this.heldPosts.delete(onServerClose);
+      lpTimer?.unsubscribe();
+      if (!res.done) res.respond(200, packReply(ctx, v, null, clientId), this.contentType);
+    });
+    // close() answers a POST still waiting for its reply, so the client's request fails at once.
+    const onServerClose = (): void => reply(ReservedId.CLOSED);
+    this.heldPosts.add(onServerClose);
+    lpTimer = timer(ctx.options.lpTimeoutMs, ctx.scheduler).subscribe(() => reply(LP_TIMEOUT));
+    res.onAbort(() => {
+      lpTimer?.unsubscribe();
+      this.heldPosts.delete(onServerClose);
+    });
+    ctx.emit(from, event, info, reply);
+  }
+
+  /** Answers every POST still waiting for its reply (server close). */
+  close(): void {
+    for (const answer of [...this.heldPosts]) answer();
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The Node adapter: `ws` in noServer mode for WebSockets, plain `(req, res)` handlers for Ajax.
+ * It composes with the host server and never takes it over: `attach` adds one 'upgrade' listener
+ * that handles its own path and leaves every other upgrade to other listeners.
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Packed } from '@sente-rx/core';
+import type { WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+import { firstValueFrom, forkJoin, fromEvent, map, of, race, type SchedulerLike, take, timer } from 'rxjs';
+import { ContentType } from '@sente-rx/core';
+import type { AjaxResponder, Rejection, RequestInfo, RequestView, ServerAdapter, ServerCore, WsConnection } from '../types.js';
+
+export interface NodeAdapterApi {
+  /** GET on the channel path: an Ajax handshake or long-poll. (WebSocket upgrades arrive through `attach`/`handleUpgrade`.) */
+  ajaxGetOrWsHandshake(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** POST on the channel path: an event from an Ajax client. Mount before any body parser, or let the parser leave a Buffer/string in `req.body`. */
+  ajaxPost(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** Handle WebSocket upgrades for `path` on `server`; other paths are left alone. */
+  attach(server: HttpServer, opts?: { path?: string }): void;
+  /** For hosts that route upgrades themselves: handle one upgrade request. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export interface NodeAdapterOptions {
+  /** Trust `X-Forwarded-For` for `request.remoteAddress`. @default false */
+  readonly trustProxy?: boolean;
+}
+
+function view(req: IncomingMessage): RequestView {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return {
+    method: req.method ?? 'GET',
+    url,
+    query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+    header(name) {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+/** Handshake mechanics, not request data: an idle socket need not keep them. */
+const DROPPED_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'upgrade', 'connection']);
+
+function snapshotHeaders(req: IncomingMessage): RequestInfo['headers'] {
+  const out: Record<string, string | string[] | undefined> = {};
+  const h = req.headers;
+  for (const k in h) if (!DROPPED_HEADERS.has(k)) out[k] = h[k];
+  return out;
+}
+
+function info(req: IncomingMessage, transport: 'ws' | 'ajax', trustProxy: boolean): RequestInfo {
+  const fwd = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const forwarded = typeof fwd === 'string' ? fwd.split(',')[0]?.trim() : undefined;
+  return {
+    transport,
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: transport === 'ws' ? snapshotHeaders(req) : req.headers,
+    remoteAddress: forwarded ?? req.socket?.remoteAddress,
+  };
+}
+
+function writeRejection(res: ServerResponse, r: Rejection): void {
+  const body = r.body ?? STATUS_CODES[r.status] ?? '';
+  res.writeHead(r.status, { 'Content-Type': ContentType.PLAIN, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...r.headers });
+  res.end(body);
+}
+
+function rejectUpgrade(socket: Duplex, r: Rejection): void {
+  const body = r.body ?? STATUS_CODES[r.status] ?? '';
+  const headers = Object.entries({ 'Content-Type': ContentType.PLAIN, ...r.headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nConnection: close\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function responder(res: ServerResponse): AjaxResponder {
+  let done = false;
+  let abort: (() => void) | undefined;
+  res.once('close', () => {
+    if (!done) {
+      done = true;
+      abort?.();
+    }
+  });
+  return {
+    get done() {
+      return done || res.writableEnded || res.destroyed;
+    },
+    respond(status, body: Packed, contentType: string = ContentType.PLAIN) {
+      if (done || res.writableEnded || res.destroyed) return;
+      done = true;
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, 'Cache-Control': 'no-store' });
+      res.end(body);
+    },
+    onAbort(fn) {
+      abort = fn;
+    },
+  };
+}
+
+/** How long `close()` waits for the sockets' closing handshakes before cutting them. */
+const CLOSE_HANDSHAKE_MS = 1_000;
+
+/** Resolves once every socket of `wss` has closed, or after `ms` on `scheduler`: whichever is first. */
+function allClosed(wss: WebSocketServer, ms: number, scheduler: SchedulerLike): Promise<void> {
+  const sockets = [...wss.clients];
+  if (sockets.length === 0) return Promise.resolve();
+  const closes = sockets.map((ws) => (ws.readyState === ws.CLOSED ? of(undefined) : fromEvent(ws, 'close').pipe(take(1))));
+  return firstValueFrom(race(forkJoin(closes), timer(ms, scheduler)).pipe(map(() => undefined)));
+}
+
+const kConn = Symbol('sente-rx.conn');
+type TaggedSocket = WebSocket & { [kConn]?: WsConnection };
+
+// Shared listeners ('this' is the socket) instead of closures per connection: idle memory matters.
+function onMessage(this: TaggedSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  this[kConn]?.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
+}
+function onClose(this: TaggedSocket, code: number): void {
+  this[kConn]?.closed(code);
+}
+
+/** The adapter for Node's `http`/`https` servers, Express and Connect. */
+export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<IncomingMessage, NodeAdapterApi> {
+  const trustProxy = options.trustProxy === true;
+  return {
+    bind(core: ServerCore<IncomingMessage>): NodeAdapterApi {
+      const { logger } = core;
+      const max = core.options.maxMessageBytes;
+      const wss = new WebSocketServer({ noServer: true, maxPayload: max, perMessageDeflate: false, clientTracking: true });
+      wss.on('error', (err) => logger.error('sente-rx: WebSocketServer error', { err }));
+      let closed = false;
+
+      // ws reports protocol violations (a frame over maxPayload → 1009, invalid UTF-8 → 1007, …)
+      // as 'error' and closes the socket itself; we log them with the client's identity.
+      const onSocketError = function (this: TaggedSocket, err: Error & { code?: string }): void {
+        const conn = this[kConn];
+        logger.warn('sente-rx: WebSocket error; the socket is closed', { clientId: conn?.clientId, uid: conn?.uid, code: err.code, err: err.message });
+      };
+      const onUpgradeSocketError = (): void => undefined;
+
+      function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+        socket.on('error', onUpgradeSocketError);
+        if (closed) {
+          rejectUpgrade(socket, { status: 503, body: 'Server closing' });
+          return;
+        }
+        const v = view(req);
+        const admission = core.admit(v, req);
+        if (!admission.ok) {
+          logger.info('sente-rx: refused a WebSocket handshake', { status: admission.rejection.status, url: v.url.split('?')[0] });
+          rejectUpgrade(socket, admission.rejection);
+          return;
+        }
+        const admitted = admission.request;
+        wss.handleUpgrade(req, socket, head, (ws: TaggedSocket) => {
+          socket.removeListener('error', onUpgradeSocketError);
+          ws.on('error', onSocketError);
+          ws.on('message', onMessage);
+          ws.on('close', onClose);
+          // The ws socket is the channel itself (send, close, terminate, readyState, bufferedAmount): no wrapper per connection.
+          ws[kConn] = admitted.wsOpen(ws, info(req, 'ws', trustProxy));
+        });
+      }
+
+      core.onClose(async () => {
+        // The upgrade listeners stay: until the host server closes, upgrades to our path are
+        // refused with 503 instead of being left to whatever other listener the app has.
+        closed = true;
+        // Sockets got 1001 from the core; give their closing handshakes a moment, then cut the rest.
+        await allClosed(wss, CLOSE_HANDSHAKE_MS, core.scheduler);
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((r) => wss.close(() => r()));
+      });
+
+      return {
+        handleUpgrade,
+        attach(server, opts = {}) {
+          const path = opts.path ?? '/chsk';
+          const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+            const url = req.url ?? '/';
+            const q = url.indexOf('?');
+            if ((q === -1 ? url : url.slice(0, q)) !== path) return;
+            handleUpgrade(req, socket, head);
+          };
+          server.on('upgrade', listener);
+        },
+
+        ajaxGetOrWsHandshake(req, res) {
+          if (closed) return writeRejection(res, { status: 503, body: 'Server closing' });
+          if ((req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+            // Only reached when no upgrade listener took the request: the host did not attach().
+            return writeRejection(res, { status: 426, body: 'WebSocket upgrades are not handled here; call attach(server) or handleUpgrade' });
+          }
+          const admission = core.admit(view(req), req);
+          if (!admission.ok) return writeRejection(res, admission.rejection);
+          admission.request.ajaxGet(info(req, 'ajax', trustProxy), responder(res));
+        },
+
+        ajaxPost(req, res) {
+          if (closed) return writeRejection(res, { status: 503, body: 'Server closing' });
+          const admission = core.admit(view(req), req);
+          if (!admission.ok) return writeRejection(res, admission.rejection);
+          const admitted = admission.request;
+          const tooLarge = (): void => {
+            logger.warn('sente-rx: refused an Ajax POST over maxMessageBytes', { maxMessageBytes: max });
+            res.setHeader('Connection', 'close');
+            writeRejection(res, { status: 413, body: `Payload too large (max ${max} bytes)` });
+            req.unpipe();
+            req.resume(); // drain without keeping it; the connection closes after the response
+          };
+          const done = (body: Buffer | string): void => {
+            const packed: Packed = core.options.packer.binary
+              ? new Uint8Array(Buffer.isBuffer(body) ? body : Buffer.from(body))
+              : Buffer.isBuffer(body) ? body.toString('utf8') : body;
+            admitted.ajaxPost(info(req, 'ajax', trustProxy), packed, responder(res));
+          };
+          const parsed = (req as IncomingMessage & { body?: unknown }).body;
+          if (Buffer.isBuffer(parsed) || typeof parsed === 'string') {
+            if (Buffer.byteLength(parsed) > max) return tooLarge();
+            return done(parsed);
+          }
+          if (parsed !== undefined && (req.readableEnded || req.complete)) {
+            // A body parser ran first and left a parsed value: take it as the unpacked envelope.
+            if (core.options.packer.binary) return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
+            let repacked: Packed;
+            try {
+              repacked = core.options.packer.pack(parsed);
+            } catch {
+              return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
+            }
+            return done(typeof repacked === 'string' ? repacked : Buffer.from(repacked));
+          }
+          const declared = Number(req.headers['content-length']);
+          if (Number.isFinite(declared) && declared > max) return tooLarge();
+          const chunks: Buffer[] = [];
+          let size = 0;
+          let over = false;
+          req.on('data', (chunk: Buffer) => {
+            if (over) return;
+            size += chunk.length;
+            if (size > max) {
+              over = true;
+              chunks.length = 0;
+              tooLarge();
+              return;
+            }
+            chunks.push(chunk);
+          });
+          req.on('end', () => {
+            if (!over) done(Buffer.concat(chunks, size));
+          });
+          req.on('error', (err) => logger.debug('sente-rx: Ajax POST request error', { err: err.message }));
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Pushes: per-uid send buffers and their batching windows (`sendBufMs`), the pending queues of
+ * clients without a channel, and packing batches.
+ */
+import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
+import { type Subscription, timer } from 'rxjs';
+import type { BrokerMessage } from './broker.js';
+import type { SharedContext } from './channel.js';
+import { CONN_TYPES, type Conn, type ConnType, type Registry } from './registry.js';
+
+export class Outbox {
+  private readonly bufs = { ws: new Map<Uid, ChskEvent[]>(), ajax: new Map<Uid, ChskEvent[]>() };
+  private readonly timers = { ws: new Map<Uid, Subscription>(), ajax: new Map<Uid, Subscription>() };
+
+  constructor(
+    private readonly ctx: SharedContext,
+    private readonly registry: Registry,
+  ) {}
+
+  /** A send from the broker: buffer it for each transport that has clients of the uid. */
+  deliver(msg: BrokerMessage): void {
+    if (this.ctx.closing) return;
+    const { uid, events, flush } = msg;
+    if (events.length === 1 && events[0]?.[0] === ReservedId.CLOSE) {
+      this.closeUid(uid, flush);
+      return;
+    }
+    for (const type of CONN_TYPES) {
+      if (this.registry.clients(type, uid) === undefined) continue;
+      let buf = this.bufs[type].get(uid);
+      if (buf === undefined) this.bufs[type].set(uid, (buf = []));
+      for (const e of events) buf.push(e);
+      const windowMs = this.ctx.options.sendBufMs[type];
+      if (flush || windowMs === 0) this.flush(type, uid);
+      else if (!this.timers[type].has(uid)) {
+        this.timers[type].set(uid, timer(windowMs, this.ctx.scheduler).subscribe(() => this.flush(type, uid)));
+      }
+    }
+  }
+
+  /** Sente's undocumented `[:chsk/close]`: close every channel of `uid`; its clients reconnect. */
+  private closeUid(uid: Uid, flush: boolean): void {
+    if (flush) for (const type of CONN_TYPES) this.flush(type, uid);
+    for (const type of CONN_TYPES) {
+      for (const c of this.registry.clients(type, uid)?.values() ?? []) {
+        if (c.ch?.open === true) c.ch.close(CloseCode.SERVER_CLOSE_UID, ProtocolCloseReason.CLOSE_UID);
+      }
+    }
+  }
+
+  private flush(type: ConnType, uid: Uid): void {
+    this.timers[type].get(uid)?.unsubscribe();
+    this.timers[type].delete(uid);
+    const events = this.bufs[type].get(uid);
+    this.bufs[type].delete(uid);
+    const clients = this.registry.clients(type, uid);
+    if (events === undefined || events.length === 0) return;
+    if (clients === undefined) {
+      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: events.length });
+      return;
+    }
+    // Clients with nothing pending share one packed batch.
+    let shared: Packed | undefined;
+    let sharedPacked = false;
+    for (const conn of clients.values()) {
+      const ch = conn.ch;
+      if (ch === null || !ch.open) {
+        this.addPending(conn, events);
+        continue;
+      }
+      let batch: Packed | undefined;
+      if (conn.pending === null) {
+        if (!sharedPacked) {
+          shared = this.pack(events, uid);
+          sharedPacked = true;
+        }
+        batch = shared;
+      } else batch = this.pack(conn.pending.concat(events), uid);
+      conn.pending = null;
+      if (batch !== undefined) ch.send(batch);
+    }
+  }
+
+  /** The batch of events kept for `conn` while it had no channel, packed, and the queue emptied. */
+  takePending(conn: Conn): Packed | undefined {
+    if (conn.pending === null) return undefined;
+    const packed = this.pack(conn.pending, conn.uid);
+    conn.pending = null;
+    return packed;
+  }
+
+  /**
+   * Packs a push batch. `send` validated each event's shape, but a value the packer cannot carry
+   * (a BigInt, a cycle) only shows here, inside a timer: drop those events, log them, and deliver
+   * the rest rather than throw out of the timer.
+   */
+  private pack(events: readonly ChskEvent[], uid: Uid): Packed | undefined {
+    const { packer } = this.ctx;
+    try {
+      return packer.pack(batchEnvelope(events));
+    } catch {
+      const ok = events.filter((e) => {
+        try {
+          packer.pack(e);
+          return true;
+        } catch (err) {
+          this.ctx.logger.error('sente-rx: dropped a pushed event that cannot be packed', { uid, id: e[0], err });
+          return false;
+        }
+      });
+      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(ok));
+    }
+  }
+
+  private addPending(conn: Conn, events: readonly ChskEvent[]): void {
+    const pending = (conn.pending ??= []);
+    for (const e of events) pending.push(e);
+    const over = pending.length - this.ctx.options.maxPendingEvents;
+    if (over > 0) {
+      pending.splice(0, over);
+      this.ctx.logger.warn('sente-rx: dropped the oldest events kept for a client without a channel (maxPendingEvents)', {
+        clientId: conn.clientId,
+        uid: conn.uid,
+        dropped: over,
+      });
+    }
+  }
+
+  /** Drops every buffer and batching timer (server close). */
+  close(): void {
+    for (const type of CONN_TYPES) {
+      for (const t of this.timers[type].values()) t.unsubscribe();
+      this.timers[type].clear();
+      this.bufs[type].clear();
+    }
+  }
+}
+

@@ -1,0 +1,287 @@
+/**
+ * The server core in virtual time, with fake channels and no sockets: every timer (grace, long-poll
+ * hold and timeout, send windows, keep-alive ping and ping timeout) runs on a TestScheduler, so
+ * these tests state exact times and cannot be late on a loaded machine.
+ */
+import { type Packed, SKIP_CSRF_CHECK } from '@sente-rx/core';
+import { createChannelSocketServer, type AjaxResponder, type RequestInfo, type RequestView, type ServerChannel, type ServerCore, type ServerOptions, type WsConnection } from '@sente-rx/server';
+import { map, type Observable, ReplaySubject } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+
+interface FakeReq {
+  readonly uid?: string;
+}
+
+/** An adapter that hands the test the core itself. */
+const coreAdapter = { bind: (core: ServerCore<FakeReq>) => ({ core }) };
+
+const view = (clientId: string, extra = ''): RequestView => ({
+  method: 'GET',
+  url: `/chsk?client-id=${clientId}${extra}`,
+  query: new URLSearchParams(`client-id=${clientId}${extra}`),
+  header: () => undefined,
+});
+
+const info = (transport: 'ws' | 'ajax'): RequestInfo => ({ transport, method: 'GET', url: '/chsk', headers: {}, remoteAddress: '127.0.0.1' });
+
+/** What happened on a fake channel, as marble values. */
+type Wire = string;
+
+const describeMsg = (data: Packed): Wire => {
+  const m = JSON.parse(String(data)) as [unknown, unknown];
+  if (m[0] === 'chsk/ws-ping') return 'ping';
+  if (m[0] === 'chsk/timeout') return 'timeout';
+  if (Array.isArray(m[0]) && m[0][0] === 'chsk/handshake') return 'handshake';
+  if (Array.isArray(m[0])) return `batch:${(m[0] as [string][]).map((e) => e[0]).join('+')}`;
+  return `reply:${JSON.stringify(m[0])}`;
+};
+
+/**
+ * A WebSocket as the core sees it; its 'close' event follows close()/terminate() in the same frame,
+ * as a ws 'close' would. `wire` replays, so what happened at frame 0 (before expectObservable
+ * subscribes, still at frame 0) keeps its frame.
+ */
+class FakeSocket implements ServerChannel {
+  readyState = 1;
+  bufferedAmount = 0;
+  conn: WsConnection | undefined;
+  readonly wire = new ReplaySubject<Wire>();
+
+  constructor(private readonly ts: TestScheduler) {}
+
+  send(data: Packed): void {
+    this.wire.next(describeMsg(data));
+  }
+
+  close(code: number): void {
+    this.end(`close:${code}`, code);
+  }
+
+  terminate(): void {
+    this.end('terminate', 1006);
+  }
+
+  private end(what: Wire, code: number): void {
+    if (this.readyState !== 1) return;
+    this.readyState = 3;
+    this.wire.next(what);
+    this.ts.schedule(() => this.conn?.closed(code));
+  }
+}
+
+/** One Ajax response as the core sees it. */
+class FakeResponse implements AjaxResponder {
+  done = false;
+  readonly wire = new ReplaySubject<Wire>();
+  private abortFn: (() => void) | undefined;
+
+  respond(status: number, body: Packed): void {
+    if (this.done) return;
+    this.done = true;
+    this.wire.next(status === 200 ? describeMsg(body) : `status:${status}`);
+    this.wire.complete();
+  }
+
+  onAbort(fn: () => void): void {
+    this.abortFn = fn;
+  }
+
+  abort(): void {
+    this.done = true;
+    this.wire.complete();
+    this.abortFn?.();
+  }
+}
+
+function setup(ts: TestScheduler, options: ServerOptions<FakeReq> = {}) {
+  const srv = createChannelSocketServer(coreAdapter, {
+    userId: (req) => req.uid,
+    csrfToken: () => SKIP_CSRF_CHECK,
+    scheduler: ts,
+    ...options,
+  });
+  const { core } = srv;
+  const admit = (clientId: string, extra = '') => {
+    const a = core.admit(view(clientId, extra), { uid: 'alice' });
+    if (!a.ok) throw new Error(`refused: ${a.rejection.status}`);
+    return a.request;
+  };
+  const ids$ = new ReplaySubject<string>();
+  srv.recv$.pipe(map((m) => m.id)).subscribe(ids$);
+  return {
+    srv,
+    /** The ids of every event-msg on recv$ (uidport-open/close, client events). */
+    ids$: ids$ as Observable<string>,
+    /** Opens `socket` (a fresh one by default) as a WebSocket of client `clientId` of uid alice. */
+    ws(clientId: string, socket = new FakeSocket(ts)): FakeSocket {
+      socket.conn = admit(clientId).wsOpen(socket, info('ws'));
+      return socket;
+    },
+    /** One Ajax GET through `res`: a poll, or a handshake with `handshake`. */
+    get(clientId: string, res = new FakeResponse(), handshake = false): FakeResponse {
+      admit(clientId, handshake ? '&handshake%3F=1' : '').ajaxGet(info('ajax'), res);
+      return res;
+    },
+  };
+}
+
+const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+// close() completes recv$ after a microtask, outside the virtual frame: the marbles below end at
+// close() without a completion, and what close() does synchronously (1001, answered polls) shows.
+
+describe('server core in virtual time', () => {
+  it('keep-alive: a silent socket is pinged after wsKeepAliveMs/2 and terminated wsPingTimeoutMs later', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      // tick = min(1000/2, 400)/4 = 100 ms: sweeps at 100, 200, …
+      const t = setup(ts, { wsKeepAliveMs: 1_000, wsPingTimeoutMs: 400, reconnectGraceMs: { ws: 300 } });
+      const silent = t.ws('c1');
+      expectObservable(silent.wire).toBe('h 499ms p 399ms t', { h: 'handshake', p: 'ping', t: 'terminate' });
+      // the uid leaves one grace period after the socket closed
+      expectObservable(t.ids$).toBe('o 1199ms c', { o: 'chsk/uidport-open', c: 'chsk/uidport-close' });
+      ts.schedule(() => void t.srv.close(), 2_000);
+    });
+  });
+
+  it('keep-alive: any message answers the ping; with wsPingTimeoutMs 0 pings repeat and nobody is cut off', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 1_000, wsPingTimeoutMs: 400 });
+      const polite = t.ws('c1');
+      polite.wire.subscribe((w) => w === 'ping' && ts.schedule(() => polite.conn?.message('[["chsk/ws-pong"],null]', false), 50));
+      // pinged at 500, answered at 550, so idle from 550: the next ping at the first sweep ≥ 1050
+      expectObservable(polite.wire).toBe('h 499ms p 599ms p 599ms p 49ms c', { h: 'handshake', p: 'ping', c: 'close:1001' });
+      // the pongs reach recv$ (the third, due at 1750, meets a closed server)
+      expectObservable(t.ids$).toBe('o 549ms w 599ms w', { o: 'chsk/uidport-open', w: 'chsk/ws-pong' });
+      ts.schedule(() => void t.srv.close(), 1_750);
+    });
+    const ts2 = newScheduler();
+    ts2.run(({ expectObservable }) => {
+      const t = setup(ts2, { wsKeepAliveMs: 400, wsPingTimeoutMs: 0 });
+      const s = t.ws('c1');
+      // tick = 200/4 = 50: a ping after every 200 ms of idleness, never a terminate
+      expectObservable(s.wire).toBe('h 199ms p 199ms p 199ms p 49ms c', { h: 'handshake', p: 'ping', c: 'close:1001' });
+      ts2.schedule(() => void t.srv.close(), 650);
+    });
+  });
+
+  it('grace: a socket that comes back within reconnectGraceMs keeps the uid; one that does not loses it at the deadline', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, reconnectGraceMs: { ws: 1_000 } });
+      const first = t.ws('c1');
+      const second = new FakeSocket(ts);
+      ts.schedule(() => first.close(1006), 100); // gone at 100: deadline 1100…
+      ts.schedule(() => t.ws('c1', second), 1_050); // …back at 1050: no uidport-close
+      ts.schedule(() => second.close(1006), 1_600); // gone for good at 1600: uidport-close at 2600
+      expectObservable(second.wire).toBe('1050ms h 549ms x', { h: 'handshake', x: 'close:1006' });
+      expectObservable(t.ids$).toBe('o 2599ms c', { o: 'chsk/uidport-open', c: 'chsk/uidport-close' });
+      ts.schedule(() => void t.srv.close(), 3_000);
+    });
+  });
+
+  it('long-poll: a held poll is answered by a push, or with chsk/timeout after lpTimeoutMs; the uid counts from the first poll', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, sendBufMs: { ajax: 100 }, reconnectGraceMs: { ajax: 500 } });
+      const hs = t.get('a1', undefined, true);
+      const poll1 = new FakeResponse();
+      const poll2 = new FakeResponse();
+      ts.schedule(() => t.get('a1', poll1), 10);
+      ts.schedule(() => t.get('a1', poll2), 1_020);
+      ts.schedule(() => t.srv.send('alice', ['test/x']), 1_100); // waits out the 100 ms window
+      expectObservable(hs.wire).toBe('(h|)', { h: 'handshake' });
+      expectObservable(poll1.wire).toBe('1010ms (t|)', { t: 'timeout' });
+      expectObservable(poll2.wire).toBe('1200ms (b|)', { b: 'batch:test/x' });
+      // no poll after 1200: the uid leaves one grace period later; the handshake alone did not count
+      expectObservable(t.ids$).toBe('10ms o 1689ms c', { o: 'chsk/uidport-open', c: 'chsk/uidport-close' });
+      ts.schedule(() => void t.srv.close(), 2_000);
+    });
+  });
+
+  it('long-poll: an abandoned poll starts the grace period at once; close() answers a held poll', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, reconnectGraceMs: { ajax: 300 } });
+      t.get('a1', undefined, true);
+      const abandoned = new FakeResponse();
+      const held = new FakeResponse();
+      ts.schedule(() => t.get('a1', abandoned), 10);
+      ts.schedule(() => abandoned.abort(), 210); // grace from 210: uidport-close at 510
+      ts.schedule(() => {
+        t.get('b1', undefined, true);
+        t.get('b1', held);
+      }, 600);
+      expectObservable(t.ids$).toBe('10ms o 499ms c 89ms o', { o: 'chsk/uidport-open', c: 'chsk/uidport-close' });
+      expectObservable(held.wire).toBe('700ms (t|)', { t: 'timeout' });
+      ts.schedule(() => void t.srv.close(), 700);
+    });
+  });
+
+  it('send windows: pushes within sendBufMs go out as one batch; flush sends at once; a replaced socket gets 1000', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 }, reconnectGraceMs: { ws: 1_000 } });
+      const s = t.ws('c1');
+      const replacement = new FakeSocket(ts);
+      ts.schedule(() => t.srv.send('alice', ['test/1']), 100);
+      ts.schedule(() => t.srv.send('alice', ['test/2']), 110); // same window: both at 130
+      ts.schedule(() => t.srv.send('alice', ['test/3'], { flush: true }), 200);
+      ts.schedule(() => t.ws('c1', replacement), 300); // a newer socket of the same client
+      expectObservable(s.wire).toBe('h 129ms a 69ms b 99ms c', { h: 'handshake', a: 'batch:test/1+test/2', b: 'batch:test/3', c: 'close:1000' });
+      expectObservable(replacement.wire).toBe('300ms h 99ms c', { h: 'handshake', c: 'close:1001' });
+      ts.schedule(() => void t.srv.close(), 400);
+    });
+  });
+
+  it('send windows: a push to a client in its grace period waits, and reaches it when it reconnects', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 }, reconnectGraceMs: { ws: 1_000 } });
+      const s = t.ws('c1');
+      const back = new FakeSocket(ts);
+      ts.schedule(() => s.close(1006), 50);
+      ts.schedule(() => t.srv.send('alice', ['test/missed']), 100); // no channel at 130: kept pending
+      ts.schedule(() => t.ws('c1', back), 500);
+      expectObservable(back.wire).toBe('500ms (hm) 96ms c', { h: 'handshake', m: 'batch:test/missed', c: 'close:1001' });
+      ts.schedule(() => void t.srv.close(), 600);
+    });
+  });
+
+  it('Ajax POST: a reply goes out when given; one never given is answered chsk/timeout after lpTimeoutMs', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000 });
+      t.srv.recv$.subscribe((m) => m.id === 'test/echo' && ts.schedule(() => m.reply?.({ n: m.data }), 200));
+      const post = (event: unknown): FakeResponse => {
+        const res = new FakeResponse();
+        const a = t.srv.core.admit(view('p1'), { uid: 'alice' });
+        if (a.ok) a.request.ajaxPost(info('ajax'), JSON.stringify([event, 'ajax']), res);
+        return res;
+      };
+      const echoed = post(['test/echo', 7]);
+      const ignored = post(['test/ignored']);
+      expectObservable(echoed.wire).toBe('200ms (r|)', { r: 'reply:{"n":7}' });
+      expectObservable(ignored.wire).toBe('1000ms (t|)', { t: 'timeout' });
+    });
+  });
+
+  it('no timer outlives close(): nothing fires after it, however long virtual time could run', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 1_000, sendBufMs: { ws: 10_000, ajax: 10_000 }, reconnectGraceMs: { ws: 10_000, ajax: 10_000 }, lpTimeoutMs: 30_000 });
+      const s = t.ws('c1');
+      t.get('a1', undefined, true);
+      const held = t.get('a1');
+      t.srv.send('alice', ['test/buffered']);
+      ts.schedule(() => void t.srv.close(), 100);
+      expectObservable(s.wire).toBe('h 99ms c', { h: 'handshake', c: 'close:1001' });
+      expectObservable(held.wire).toBe('100ms (t|)', { t: 'timeout' });
+      expectObservable(t.ids$).toBe('o', { o: 'chsk/uidport-open' });
+    });
+    // run() returns once the queue is empty: a surviving interval would never let it, a timer would move the clock
+    expect(ts.now()).toBe(100);
+  });
+});
