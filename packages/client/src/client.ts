@@ -71,7 +71,7 @@ function defaultStorage(): Storage | null {
 }
 
 /** The built-in transports: WebSocket and Ajax long-polling over the options' URL. */
-function builtInTransports(path: string, requested: RequestedType, opts: ClientOptions, csrf: () => string | undefined): { factory: TransportFactory; wsAvailable: boolean } {
+function builtInTransports(path: string, requested: RequestedType, opts: ClientOptions): { factory: TransportFactory; wsAvailable: boolean } {
   const WebSocket = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   const f = opts.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
   const fetchFn: FetchLike | undefined = f === undefined ? undefined : (opts.fetch ?? ((input, init) => f(input, init)));
@@ -95,7 +95,7 @@ function builtInTransports(path: string, requested: RequestedType, opts: ClientO
         url: (q) => own(ajaxBase, q),
         fetch: fetchFn,
         headers: () => {
-          const token = csrf();
+          const token = ctx.csrfToken();
           return { ...opts.headers, ...(token === undefined ? {} : { [Header.CSRF_TOKEN_OUT]: token }) };
         },
         timeoutMs: opts.ajaxTimeoutMs ?? 60_000, // 60 s, above the server's lpTimeoutMs
@@ -104,7 +104,7 @@ function builtInTransports(path: string, requested: RequestedType, opts: ClientO
     if (WebSocket === undefined) throw new TypeError('no WebSocket constructor');
     return webSocketTransport({
       ...ctx,
-      url: () => own(wsBase, { [Query.CSRF_TOKEN]: csrf() }),
+      url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken() }),
       WebSocket,
       connectTimeoutMs: opts.wsConnectTimeoutMs ?? 10_000, // 10 s
     });
@@ -153,7 +153,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   };
 
   const custom = opts.transport;
-  const { factory, wsAvailable } = custom === undefined ? builtInTransports(path, requested, opts, csrf) : { factory: custom, wsAvailable: true };
+  const { factory, wsAvailable } = custom === undefined ? builtInTransports(path, requested, opts) : { factory: custom, wsAvailable: true };
   /** `auto` only. */
   let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || remembered()) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
@@ -226,7 +226,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf });
     },
     onEvent,
   });

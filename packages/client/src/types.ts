@@ -168,6 +168,8 @@ export interface TransportContext {
   readonly scheduler: SchedulerLike;
   /** Whether the channel is open (handshake done). */
   readonly isOpen: () => boolean;
+  /** The CSRF token to present now (re-read on every call), if any. */
+  readonly csrfToken: () => string | undefined;
 }
 
 /** Builds one transport per connection attempt. */

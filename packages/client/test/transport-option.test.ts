@@ -44,10 +44,11 @@ describe('the transport option', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ expectObservable, flush }) => {
       const made: Fake[] = [];
-      const c = createChannelSocketClient('', null, { type: 'ajax', transport: fakeFactory(made), scheduler, backoffMs: () => 100, logger: silentLogger, storage: null });
+      const c = createChannelSocketClient('', () => 'tok', { type: 'ajax', transport: fakeFactory(made), scheduler, backoffMs: () => 100, logger: silentLogger, storage: null });
       expect(made).toHaveLength(1);
       expect(made[0]!.ctx).toMatchObject({ type: 'ajax', clientId: c.clientId, scheduler });
       expect(made[0]!.ctx.isOpen()).toBe(false);
+      expect(made[0]!.ctx.csrfToken()).toBe('tok');
       const ids: string[] = [];
       c.recv$.subscribe((m) => ids.push(m.id));
       made[0]!.emit(handshake());
