@@ -24,8 +24,6 @@ import {
   onReconnectScheduled,
   onWsClose,
   onWsError,
-  Header,
-  Query,
   randomUuid,
   readonlyBehaviorSubject,
   type RequestedType,
@@ -41,76 +39,19 @@ import {
 import { asyncScheduler, BehaviorSubject, EMPTY, type Observable, Subject, type Subscription, throwError } from 'rxjs';
 import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
+import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
 import { closedError, createRequests, requestError } from './requests.js';
-import { ajaxTransport } from './transports/ajax.js';
-import { webSocketTransport } from './transports/websocket.js';
+import { builtInTransports } from './transports/built-in.js';
 import type {
   ChannelSocketClient,
   ClientEventMsg,
   ClientOptions,
   ClientSendOptions,
   CsrfToken,
-  FetchLike,
   Transport,
   TransportEvent,
-  TransportFactory,
-  WebSocketConstructor,
 } from './types.js';
-import { channelUrl, withQuery } from './url.js';
-
-type Storage = NonNullable<ClientOptions['storage']>;
-
-function defaultStorage(): Storage | null {
-  try {
-    const s = (globalThis as { sessionStorage?: Storage }).sessionStorage;
-    return s ?? null;
-  } catch {
-    return null; // sandboxed frames throw on access
-  }
-}
-
-/** The built-in transports: WebSocket and Ajax long-polling over the options' URL. */
-function builtInTransports(path: string, requested: RequestedType, opts: ClientOptions): { factory: TransportFactory; wsAvailable: boolean } {
-  const WebSocket = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  const f = opts.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
-  const fetchFn: FetchLike | undefined = f === undefined ? undefined : (opts.fetch ?? ((input, init) => f(input, init)));
-  let wsBase: string | undefined;
-  let ajaxBase: string | undefined;
-  if (requested !== 'ajax') {
-    if (WebSocket === undefined && requested === 'ws') {
-      throw new TypeError("no WebSocket constructor: pass options.WebSocket (on Node 20: import WebSocket from 'ws')");
-    }
-    wsBase = channelUrl(path, opts, 'ws');
-  }
-  if (requested !== 'ws') {
-    if (fetchFn === undefined) throw new TypeError('no fetch: pass options.fetch');
-    ajaxBase = channelUrl(path, opts, 'ajax');
-  }
-  const factory: TransportFactory = (ctx) => {
-    const own = (base: string | undefined, q: Record<string, string | undefined>): string => withQuery(base ?? '', opts.params, { [Query.CLIENT_ID]: ctx.clientId, ...q });
-    if (ctx.type === 'ajax' && fetchFn !== undefined) {
-      return ajaxTransport({
-        ...ctx,
-        url: (q) => own(ajaxBase, q),
-        fetch: fetchFn,
-        headers: () => {
-          const token = ctx.csrfToken();
-          return { ...opts.headers, ...(token === undefined ? {} : { [Header.CSRF_TOKEN_OUT]: token }) };
-        },
-        timeoutMs: opts.ajaxTimeoutMs ?? 60_000, // 60 s, above the server's lpTimeoutMs
-      });
-    }
-    if (WebSocket === undefined) throw new TypeError('no WebSocket constructor');
-    return webSocketTransport({
-      ...ctx,
-      url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken() }),
-      WebSocket,
-      connectTimeoutMs: opts.wsConnectTimeoutMs ?? 10_000, // 10 s
-    });
-  };
-  return { factory, wsAvailable: WebSocket !== undefined };
-}
 
 /**
  * Creates a channel socket client. `csrfToken` is the server's token for this session (a string,
@@ -128,34 +69,17 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   const pingTimeoutMs = opts.wsPingTimeoutMs ?? 5_000; // 5 s
   const flakyWindowMs = opts.wsFlakyWindowMs ?? 5_000; // 5 s
   const wrap = opts.wrapRecvEvs === true;
-  const storage = opts.storage === undefined ? defaultStorage() : opts.storage;
-  const storageKey = `sente-rx:ajax-fallback:${path}`;
+  const fallback = fallbackMemory(opts.storage === undefined ? defaultStorage() : opts.storage, path);
   const now = (): number => scheduler.now();
 
   const csrf = (): string | undefined => {
     const t = typeof csrfToken === 'function' ? csrfToken() : csrfToken;
     return t === null || t === undefined || t === '' ? undefined : t;
   };
-  const remembered = (): boolean => {
-    try {
-      return storage?.getItem(storageKey) === 'ajax';
-    } catch {
-      return false;
-    }
-  };
-  const remember = (ajax: boolean): void => {
-    try {
-      if (ajax) storage?.setItem(storageKey, 'ajax');
-      else storage?.removeItem(storageKey);
-    } catch {
-      // storage full or disabled: the fallback is then remembered for this client only
-    }
-  };
-
   const custom = opts.transport;
   const { factory, wsAvailable } = custom === undefined ? builtInTransports(path, requested, opts) : { factory: custom, wsAvailable: true };
   /** `auto` only. */
-  let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || remembered()) : null;
+  let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || fallback.remembered()) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
   const recv = new Subject<ClientEventMsg>();
@@ -193,7 +117,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     if (auto === null) return false;
     const step = autoStep(auto, input, flakyWindowMs);
     auto = step.state;
-    if (step.remember !== undefined) remember(step.remember);
+    if (step.remember !== undefined) fallback.remember(step.remember);
     return step.downgrade;
   };
 
