@@ -113,7 +113,11 @@ export interface ChannelSocketClient {
   reconnect(): void;
   /** Disconnect for good and complete `recv$` and `state$`. */
   close(): void;
-  /** Test aid (Sente's `chsk-break-connection!`): drop the connection as a network failure would. */
+  /**
+   * Test aid (Sente's `chsk-break-connection!`): drop the connection as a network failure would,
+   * through the transport's `simulateNetworkFailure()` hook. `silent` (WebSocket): the path goes
+   * quiet with no close, so only the keep-alive notices.
+   */
   breakConnection(opts?: { silent?: boolean }): void;
 }
 
