@@ -9,8 +9,13 @@ export type {
   CsrfToken,
   FetchLike,
   ReadonlyBehaviorSubject,
+  Transport,
+  TransportContext,
+  TransportEvent,
+  TransportFactory,
   WebSocketConstructor,
   WebSocketLike,
 } from './types.js';
+export { AjaxCloseCode } from './transports/ajax.js';
 export { ChskError, isChskError, NIL_UID } from '@sente-rx/core';
 export type { ChskErrorCode, ChskEvent, ChskState, CloseReason, StatePair } from '@sente-rx/core';

@@ -1,4 +1,4 @@
-import type { ChskEvent, ChskState, Logger, Packer, RequestedType, ServerMessage, StatePair } from '@sente-rx/core';
+import type { ChskEvent, ChskState, Logger, Packer, RequestedType, ServerMessage, StatePair, TransportType } from '@sente-rx/core';
 import type { Observable, SchedulerLike } from 'rxjs';
 
 // Handler slots are checked bivariantly, so the DOM's WebSocket and the `ws` package's both fit.
@@ -65,8 +65,17 @@ export interface ClientOptions {
   readonly storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   /** @default silentLogger */
   readonly logger?: Logger;
-  /** Drives every timer; inject a TestScheduler for marble tests. @default asyncScheduler */
+  /**
+   * Drives every timer and clock read (timeouts, backoff, keep-alive, the state map's `udt`s);
+   * inject a TestScheduler for virtual time. @default asyncScheduler
+   */
   readonly scheduler?: SchedulerLike;
+  /**
+   * Advanced: builds the transport for each connection attempt instead of the built-in WebSocket
+   * and Ajax ones (an in-memory pair for tests, another channel). With it, `WebSocket`, `fetch`,
+   * `host` and the URL options are not needed.
+   */
+  readonly transport?: TransportFactory;
 }
 
 /** What `recv$` emits (Sente's client event-msg). */
@@ -104,34 +113,68 @@ export interface ChannelSocketClient {
   reconnect(): void;
   /** Disconnect for good and complete `recv$` and `state$`. */
   close(): void;
-  /** Test aid (Sente's `chsk-break-connection!`): drop the connection as a network failure would. */
+  /**
+   * Test aid (Sente's `chsk-break-connection!`): drop the connection as a network failure would,
+   * through the transport's `simulateNetworkFailure()` hook. `silent` (WebSocket): the path goes
+   * quiet with no close, so only the keep-alive notices.
+   */
   breakConnection(opts?: { silent?: boolean }): void;
 }
 
-/** The client core as a transport sees it. */
-export interface TransportHost {
-  readonly packer: Packer;
-  /** A message arrived (handshake, push batch, ping, reply). */
-  received(msg: ServerMessage): void;
-  /** The connection is gone for a reason the transport knows; the host reconnects. */
-  lost(detail: { code?: number; reason?: string; clean?: boolean; everOpened: boolean; error?: string }): void;
-  /** A WebSocket error event. */
-  wsError(message?: string): void;
-  /** A reply to an Ajax POST, or its failure. */
-  reply(cbId: string, value: unknown): void;
-  /** Ajax: the channel answered, so it is open. */
-  ajaxAlive(): void;
-  /** Whether the channel is open (handshake done). */
-  readonly open: boolean;
+/**
+ * What a transport reports, on one stream, so nothing above it asks which transport it is.
+ * - `open`: the server answered on this connection (the socket opened; an Ajax request succeeded).
+ * - `message`: a server message (handshake, push batch, ping, reply).
+ * - `reply`: the answer to a request the transport correlated itself (an Ajax POST), or its failure
+ *   value (`chsk/timeout`, `chsk/error`).
+ * - `error`: an error that does not end the connection by itself (a WebSocket `error` event).
+ * - `closed`: the connection is gone; the last event. `code` is a WebSocket close code; the Ajax
+ *   transport maps its outcomes onto codes (see `AjaxCloseCode`). `clean` is true only after a
+ *   closing handshake, which long-polling never has.
+ */
+export type TransportEvent =
+  | { readonly kind: 'open' }
+  | { readonly kind: 'message'; readonly message: ServerMessage }
+  | { readonly kind: 'reply'; readonly cbId: string; readonly value: unknown }
+  | { readonly kind: 'error'; readonly message?: string }
+  | { readonly kind: 'closed'; readonly code: number; readonly reason: string; readonly clean: boolean };
+
+/** One connection attempt. Advanced: implement it to run the client over another channel. */
+export interface Transport {
+  /** The state map's `type` once this transport handshakes. */
+  readonly type: TransportType;
+  /** Whether the client must ping to notice a dead path (WebSocket: yes; a long-poll proves itself). */
+  readonly keepAlive: boolean;
+  /** Hot; subscribe before `connect()`. */
+  readonly events: Observable<TransportEvent>;
+  connect(): void;
+  /**
+   * Packs the envelope and hands it to the network. Throws when the event cannot be packed;
+   * returns false when the connection cannot carry it, and the client then reconnects.
+   */
+  send(event: ChskEvent, cbId: string | null): boolean;
+  /** Stops for good without a `closed` event. */
+  stop(code?: number, reason?: string): void;
+  /**
+   * Test aid: drop the connection the way a network failure would: `closed` with
+   * `CloseCode.CLIENT_ABNORMAL`, or, when `silent`, a path that goes quiet with no event at all.
+   */
+  simulateNetworkFailure(silent: boolean): void;
 }
 
-export interface Transport {
-  readonly type: 'ws' | 'ajax';
-  connect(): void;
-  /** Hands a packed envelope to the network; false when it cannot. */
-  send(event: ChskEvent, cbId: string | null): boolean;
-  /** Stops for good without reporting `lost`. */
-  stop(code?: number, reason?: string): void;
-  /** Drops the connection the way a network failure would. */
-  break(silent: boolean): void;
+/** What the client hands a transport factory. */
+export interface TransportContext {
+  /** The kind to connect: `auto` asks for 'ws' first and 'ajax' after it falls back. */
+  readonly type: TransportType;
+  readonly clientId: string;
+  readonly packer: Packer;
+  readonly logger: Logger;
+  readonly scheduler: SchedulerLike;
+  /** Whether the channel is open (handshake done). */
+  readonly isOpen: () => boolean;
+  /** The CSRF token to present now (re-read on every call), if any. */
+  readonly csrfToken: () => string | undefined;
 }
+
+/** Builds one transport per connection attempt. */
+export type TransportFactory = (ctx: TransportContext) => Transport;

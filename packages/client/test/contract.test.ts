@@ -131,12 +131,9 @@ describe.each<{ type: Kind; actual: 'ws' | 'ajax' }>([
     const srv = await server({ lpTimeoutMs: 10_000 });
     const { c } = connect(srv, 'alice');
     await whenOpen(c);
-    const t0 = performance.now();
+    // The exact timing is pinned in virtual time (marble.test.ts); here: the outcome on real sockets.
     const err = await failure(c.send(['test/ignored', 1], { timeoutMs: 200 }));
-    const elapsed = performance.now() - t0;
     expect(err.code).toBe('chsk/timeout');
-    expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(200 + 500);
     expect((await srv.next('test/ignored')).reply).toBeTypeOf('function');
     expect(c.pendingRequests).toBe(0);
     expect(c.state.open).toBe(true);

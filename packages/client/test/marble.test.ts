@@ -199,3 +199,50 @@ describe('keep-alive (marbles)', () => {
     });
   });
 });
+
+describe('keep-alive races (marbles)', () => {
+  it('a ping timeout longer than the tick: one ping at a time, and exactly one new socket', () => {
+    newScheduler().run(({ flush }) => {
+      const created: number[] = [];
+      const sockets: FakeWs[] = [];
+      const t0 = asyncScheduler.now();
+      const made = new Subject<FakeWs>();
+      made.subscribe((ws) => (created.push(asyncScheduler.now() - t0), sockets.push(ws)));
+      const c = createChannelSocketClient('/chsk', null, {
+        ...base,
+        wsKeepAliveMs: 200, // ticks every 100 ms
+        wsPingTimeoutMs: 150, // the tick at 201 comes while the ping sent at 101 is out
+        WebSocket: fakeCtor((ws) => ws.open(), made),
+      });
+      const reasons: unknown[] = [];
+      c.state$.subscribe(([, s]) => s.closed && reasons.push(s.lastClose?.reason));
+      asyncScheduler.schedule(() => c.close(), 300);
+      flush();
+      expect(created).toEqual([0, 251]);
+      expect(sockets[0]!.sent.filter((m) => (m as [unknown[]])[0][0] === 'chsk/ws-ping')).toHaveLength(1);
+      expect(reasons).toEqual(['ws-ping-timeout', 'requested-disconnect']);
+    });
+  });
+});
+
+describe('wsConnectTimeoutMs (marbles)', () => {
+  it('a WebSocket that never opens is given up exactly wsConnectTimeoutMs after it was made, then retried by the backoff', () => {
+    newScheduler().run(({ flush }) => {
+      const created: number[] = [];
+      const t0 = asyncScheduler.now();
+      const c = createChannelSocketClient('/chsk', null, {
+        ...base,
+        wsConnectTimeoutMs: 300,
+        backoffMs: () => 50,
+        WebSocket: fakeCtor(() => created.push(asyncScheduler.now() - t0 - 1)), // never opens
+      });
+      const errors: unknown[] = [];
+      c.state$.subscribe(([, s]) => s.lastWsError !== undefined && errors.push(s.lastWsError));
+      asyncScheduler.schedule(() => c.close(), 400);
+      flush();
+      expect(created).toEqual([0, 350]);
+      expect(errors[0]).toEqual({ udt: t0 + 300, message: 'connect timeout' });
+      expect(c.state.lastWsError).toEqual({ udt: t0 + 300, message: 'connect timeout' });
+    });
+  });
+});

@@ -96,10 +96,9 @@ describe('wsConnectTimeoutMs', () => {
     srv.server.on('upgrade', (_req, socket: Duplex) => held.push(socket));
     const storage = memoryStorage();
     const c = track(client(srv.port, { uid: 'slow', type: 'auto', wsConnectTimeoutMs: 300, storage }));
-    const t0 = performance.now();
     await whenOpen(c, 5_000);
     expect(c.state.type).toBe('ajax');
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    // Given up by the timer, not by anything the server did (the timing: marble.test.ts, virtual time).
     expect(c.state.lastWsError?.message).toBe('connect timeout');
     expect(held.length).toBe(1);
     expect([...storage.map.values()]).toEqual(['ajax']);

@@ -1,13 +1,49 @@
-import { AJAX_CB_ID, type ChskEvent, DUMMY_CB_200, envelope, type Logger, type Packed, parseEnvelope, parseServerMessage } from '@sente-rx/core';
-import type { FetchLike, Transport, TransportHost } from '../types.js';
+import {
+  AJAX_CB_ID,
+  type ChskEvent,
+  CloseCode,
+  DUMMY_CB_200,
+  envelope,
+  type Logger,
+  type Packed,
+  packedContentType,
+  type Packer,
+  parseEnvelope,
+  parseServerMessage,
+  Query,
+} from '@sente-rx/core';
+import { type SchedulerLike, Subject } from 'rxjs';
+import type { FetchLike, Transport, TransportEvent } from '../types.js';
+
+/**
+ * How the Ajax transport reports the end of its connection, as WebSocket close codes (as
+ * Phoenix's LongPoll does), so the client treats both transports alike. The `reason` says what
+ * happened (`HTTP 403`, the fetch error's message). Long-polling has no closing handshake:
+ * `clean` is always false.
+ */
+export const AjaxCloseCode = Object.freeze({
+  /** No answer: the fetch failed (network down, server gone). */
+  NETWORK: 1006,
+  /** A poll answer that does not unpack. */
+  BAD_ANSWER: CloseCode.BAD_FRAME,
+  /** HTTP 4xx on a poll (400, 403 bad CSRF token, 404, 410, …): refused. */
+  REFUSED: 1008,
+  /** HTTP 5xx on a poll or a POST. */
+  SERVER_ERROR: CloseCode.INTERNAL_ERROR,
+  /** `simulateNetworkFailure()` (`breakConnection()`). */
+  BROKEN: CloseCode.CLIENT_ABNORMAL,
+});
 
 export interface AjaxTransportConfig {
   readonly url: (query: Record<string, string | undefined>) => string;
   readonly fetch: FetchLike;
   readonly headers: () => Record<string, string>;
   readonly timeoutMs: number;
-  readonly now: () => number;
+  readonly packer: Packer;
   readonly logger: Logger;
+  readonly scheduler: SchedulerLike;
+  /** Whether the channel is open (handshake done); a poll asks for a handshake when not. */
+  readonly isOpen: () => boolean;
 }
 
 class HttpStatusError extends Error {
@@ -16,145 +52,148 @@ class HttpStatusError extends Error {
   }
 }
 
+const isTimeout = (err: unknown): boolean => err instanceof DOMException && err.name === 'TimeoutError';
+
 /**
  * Long-polling (Sente §4.4): a GET held by the server until it has events for us or `lpTimeoutMs`
  * passes, re-issued at once after every answer; sends are POSTs whose response is the reply.
- * To the client core it looks like a WebSocket: it reports messages and a lost connection.
+ * To the client core it looks like a WebSocket: the same events, close codes included.
  */
-export class AjaxTransport implements Transport {
-  readonly type = 'ajax' as const;
-  #stopped = false;
-  #poll: AbortController | null = null;
-  #handshaken = false;
-  readonly #posts = new Set<AbortController>();
+export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
+  const { logger, packer, scheduler } = cfg;
+  const events = new Subject<TransportEvent>();
+  const emit = (ev: TransportEvent): void => events.next(ev);
+  let stopped = false;
+  let poll: AbortController | null = null;
+  let handshaken = false;
+  const posts = new Set<AbortController>();
 
-  constructor(
-    private readonly host: TransportHost,
-    private readonly cfg: AjaxTransportConfig,
-  ) {}
-
-  connect(): void {
-    void this.#loop();
-  }
-
-  async #request(url: string, init: RequestInit, track: (ac: AbortController | null) => void): Promise<Packed> {
+  const request = async (url: string, init: RequestInit, track: (ac: AbortController | null) => void): Promise<Packed> => {
     const ac = new AbortController();
     track(ac);
-    const timer = setTimeout(() => ac.abort(new DOMException('timeout', 'TimeoutError')), this.cfg.timeoutMs);
+    const timer = scheduler.schedule(() => ac.abort(new DOMException('timeout', 'TimeoutError')), cfg.timeoutMs);
     try {
-      const res = await this.cfg.fetch(url, { ...init, signal: ac.signal, cache: 'no-store', credentials: 'same-origin' });
+      const res = await cfg.fetch(url, { ...init, signal: ac.signal, cache: 'no-store', credentials: 'same-origin' });
       if (!res.ok) {
         void res.body?.cancel().catch(() => undefined);
         throw new HttpStatusError(res.status);
       }
-      return this.host.packer.binary ? new Uint8Array(await res.arrayBuffer()) : await res.text();
+      return packer.binary ? new Uint8Array(await res.arrayBuffer()) : await res.text();
     } finally {
-      clearTimeout(timer);
+      timer.unsubscribe();
       track(null);
     }
-  }
+  };
 
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
+  /** The end of the connection, with the close code for what happened (`AjaxCloseCode`). */
+  const fail = (err: unknown, code?: number): void => {
+    if (stopped) return;
+    stopped = true;
+    for (const ac of posts) ac.abort();
+    const reason = err instanceof Error ? err.message : String(err);
+    const status = err instanceof HttpStatusError ? err.status : 0;
+    code ??= status >= 500 ? AjaxCloseCode.SERVER_ERROR : status >= 400 ? AjaxCloseCode.REFUSED : AjaxCloseCode.NETWORK;
+    emit({ kind: 'closed', code, reason, clean: false });
+  };
+
+  const reply = (cbId: string | null, value: unknown): void => {
+    if (cbId !== null) emit({ kind: 'reply', cbId, value });
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!stopped) {
       let body: Packed;
       try {
-        body = await this.#request(
-          this.cfg.url({ udt: String(this.cfg.now()), 'handshake?': this.host.open && this.#handshaken ? undefined : '1' }),
-          { method: 'GET', headers: this.cfg.headers() },
-          (ac) => (this.#poll = ac),
+        body = await request(
+          cfg.url({ [Query.UDT]: String(scheduler.now()), [Query.HANDSHAKE]: cfg.isOpen() && handshaken ? undefined : '1' }),
+          { method: 'GET', headers: cfg.headers() },
+          (ac) => (poll = ac),
         );
       } catch (err) {
-        if (this.#stopped) return;
-        if (err instanceof DOMException && err.name === 'TimeoutError') continue; // Sente: a poll timeout re-polls at once
-        this.#fail(err);
+        if (stopped) return;
+        if (isTimeout(err)) continue; // Sente: a poll timeout re-polls at once
+        fail(err);
         return;
       }
-      if (this.#stopped) return;
+      if (stopped) return;
       let value: unknown;
       try {
-        value = this.host.packer.unpack(body);
+        value = packer.unpack(body);
       } catch (err) {
-        this.cfg.logger.warn('sente-rx: an Ajax poll answer does not unpack', { err });
-        this.#fail(err);
+        logger.warn('sente-rx: an Ajax poll answer does not unpack', { err });
+        fail(err, AjaxCloseCode.BAD_ANSWER);
         return;
       }
       const msg = parseServerMessage(value);
       if (!msg.ok) {
-        this.cfg.logger.warn('sente-rx: ignored a malformed Ajax poll answer', { reason: msg.reason });
+        logger.warn('sente-rx: ignored a malformed Ajax poll answer', { reason: msg.reason });
         continue;
       }
-      if (msg.value.kind === 'handshake') this.#handshaken = true;
-      else if (this.#handshaken) this.host.ajaxAlive();
-      if (msg.value.kind !== 'lp-timeout') this.host.received(msg.value);
+      if (msg.value.kind === 'handshake') handshaken = true;
+      emit({ kind: 'open' });
+      if (msg.value.kind !== 'lp-timeout') emit({ kind: 'message', message: msg.value });
     }
-  }
+  };
 
-  #fail(err: unknown): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    for (const ac of this.#posts) ac.abort();
-    const error = err instanceof HttpStatusError ? err.message : err instanceof Error ? err.message : String(err);
-    this.host.lost({ everOpened: this.#handshaken, error, ...(err instanceof HttpStatusError ? { code: err.status } : {}) });
-  }
-
-  send(event: ChskEvent, cbId: string | null): boolean {
-    if (this.#stopped) return false;
-    let packed: Packed;
-    try {
-      packed = this.host.packer.pack(envelope(event, cbId === null ? null : AJAX_CB_ID));
-    } catch (err) {
-      this.cfg.logger.warn('sente-rx: an event could not be packed', { err });
-      return false;
-    }
-    const headers = { ...this.cfg.headers(), 'Content-Type': this.host.packer.binary ? 'application/octet-stream' : 'text/plain;charset=UTF-8' };
-    let mine: AbortController | null = null;
-    this.#request(this.cfg.url({ udt: String(this.cfg.now()) }), { method: 'POST', headers, body: packed as BodyInit }, (ac) => {
-      if (ac !== null) this.#posts.add((mine = ac));
-      else if (mine !== null) this.#posts.delete(mine);
-    }).then(
-      (body) => {
-        let value: unknown;
-        try {
-          const env = parseEnvelope(this.host.packer.unpack(body));
-          if (!env.ok) throw new Error(env.reason);
-          value = env.value[0];
-        } catch (err) {
-          this.cfg.logger.warn('sente-rx: an Ajax POST answer is malformed', { err });
-          if (cbId !== null) this.host.reply(cbId, 'chsk/error');
-          return;
-        }
-        if (!this.#stopped && this.#handshaken) this.host.ajaxAlive();
-        if (cbId !== null) this.host.reply(cbId, value);
-        else if (value !== DUMMY_CB_200) this.cfg.logger.debug('sente-rx: an Ajax POST without a callback got an answer', { value });
-      },
-      (err: unknown) => {
-        if (this.#stopped) return;
-        if (err instanceof DOMException && err.name === 'TimeoutError') {
-          if (cbId !== null) this.host.reply(cbId, 'chsk/timeout');
-          return;
-        }
-        this.cfg.logger.warn('sente-rx: an Ajax POST failed', { err: err instanceof Error ? err.message : String(err) });
-        if (!(err instanceof HttpStatusError)) {
-          // A network failure: the channel is gone, and its pending requests fail chsk/closed.
-          this.#fail(err);
-          return;
-        }
-        if (cbId !== null) this.host.reply(cbId, 'chsk/error');
-        // A refused request (4xx) is an answer; a 5xx means the server is in trouble: reconnect.
-        if (err.status >= 500) this.#fail(err);
-      },
-    );
-    return true;
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    this.#poll?.abort();
-    for (const ac of this.#posts) ac.abort();
-  }
-
-  break(): void {
-    this.#fail(new Error('connection broken on request'));
-    this.#poll?.abort();
-  }
+  return {
+    type: 'ajax',
+    keepAlive: false,
+    events: events.asObservable(),
+    connect() {
+      void loop();
+    },
+    send(event: ChskEvent, cbId: string | null): boolean {
+      if (stopped) return false;
+      const packed = packer.pack(envelope(event, cbId === null ? null : AJAX_CB_ID)); // throws when it cannot be packed
+      const headers = { ...cfg.headers(), 'Content-Type': packedContentType(packer.binary, 'client') };
+      let mine: AbortController | null = null;
+      request(cfg.url({ [Query.UDT]: String(scheduler.now()) }), { method: 'POST', headers, body: packed as BodyInit }, (ac) => {
+        if (ac !== null) posts.add((mine = ac));
+        else if (mine !== null) posts.delete(mine);
+      }).then(
+        (body) => {
+          let value: unknown;
+          try {
+            const env = parseEnvelope(packer.unpack(body));
+            if (!env.ok) throw new Error(env.reason);
+            value = env.value[0];
+          } catch (err) {
+            logger.warn('sente-rx: an Ajax POST answer is malformed', { err });
+            reply(cbId, 'chsk/error');
+            return;
+          }
+          if (!stopped && handshaken) emit({ kind: 'open' });
+          if (cbId !== null) reply(cbId, value);
+          else if (value !== DUMMY_CB_200) logger.debug('sente-rx: an Ajax POST without a callback got an answer', { value });
+        },
+        (err: unknown) => {
+          if (stopped) return;
+          if (isTimeout(err)) {
+            reply(cbId, 'chsk/timeout');
+            return;
+          }
+          logger.warn('sente-rx: an Ajax POST failed', { err: err instanceof Error ? err.message : String(err) });
+          if (!(err instanceof HttpStatusError)) {
+            // A network failure: the channel is gone, and its pending requests fail chsk/closed.
+            fail(err);
+            return;
+          }
+          reply(cbId, 'chsk/error');
+          // A refused request (4xx) is an answer; a 5xx means the server is in trouble: reconnect.
+          if (err.status >= 500) fail(err);
+        },
+      );
+      return true;
+    },
+    stop() {
+      stopped = true;
+      poll?.abort();
+      for (const ac of posts) ac.abort();
+    },
+    /** Always the loud kind: a long-poll cannot go silent for longer than one poll. */
+    simulateNetworkFailure() {
+      fail(new Error('connection broken on request'), AjaxCloseCode.BROKEN);
+      poll?.abort();
+    },
+  };
 }

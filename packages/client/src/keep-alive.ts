@@ -1,0 +1,47 @@
+/**
+ * The WebSocket keep-alive (Sente §5): every `intervalMs` the client checks how long the channel
+ * has been silent; after `intervalMs` of silence it pings and waits for the pong. One ping at a
+ * time: a tick while a ping is out does nothing.
+ */
+import { PONG } from '@sente-rx/core';
+import { interval, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+
+export interface KeepAliveConfig {
+  /** Tick period and the silence that triggers a ping (the client passes `wsKeepAliveMs / 2`). */
+  readonly intervalMs: number;
+  /** When the channel last carried traffic, on the scheduler's clock. */
+  readonly lastComms: () => number;
+  /** Sends a ping and emits its reply (or errors, e.g. `chsk/timeout`). */
+  readonly ping: () => Observable<unknown>;
+  readonly scheduler: SchedulerLike;
+}
+
+/**
+ * Emits once and completes when the path looks dead: a ping got no pong (a timeout, an error or
+ * another answer). Unsubscribe to stop it; a ping in flight is dropped with it.
+ */
+export function keepAlive(cfg: KeepAliveConfig): Observable<void> {
+  return new Observable<void>((subscriber) => {
+    let inFlight: Subscription | null = null;
+    let pinging = false;
+    const dead = (): void => {
+      subscriber.next();
+      subscriber.complete();
+    };
+    const ticks = interval(cfg.intervalMs, cfg.scheduler).subscribe(() => {
+      if (pinging || cfg.scheduler.now() - cfg.lastComms() < cfg.intervalMs) return;
+      pinging = true;
+      inFlight = cfg.ping().subscribe({
+        next: (v) => {
+          if (v !== PONG) dead();
+        },
+        complete: () => (pinging = false),
+        error: dead,
+      });
+    });
+    return () => {
+      ticks.unsubscribe();
+      inFlight?.unsubscribe();
+    };
+  });
+}

@@ -1,0 +1,95 @@
+/** The request manager in virtual time: cbIds, timeouts, settling, failAll and unsubscribe. */
+import { ChskError, silentLogger } from '@sente-rx/core';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { createRequests } from '../src/requests.js';
+
+const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+describe('request manager (virtual time)', () => {
+  it('hands each request a fresh cbId at once, and emits the reply then completes', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const r = createRequests(scheduler, silentLogger);
+      const sent: string[] = [];
+      const a = r.request((cbId) => (sent.push(cbId), true), 100);
+      const b = r.request((cbId) => (sent.push(cbId), true), 100);
+      expect(sent).toHaveLength(2);
+      expect(new Set(sent).size).toBe(2);
+      expect(r.size).toBe(2);
+      const sizes: number[] = [];
+      cold('10ms x').subscribe(() => r.settle(sent[1]!, { ok: 'b' }));
+      cold('20ms x').subscribe(() => sizes.push(r.size));
+      expectObservable(b).toBe('10ms (r|)', { r: { ok: 'b' } });
+      expectObservable(a).toBe('100ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
+      flush();
+      expect(sizes).toEqual([1]); // b settled, a still waiting
+      expect(r.size).toBe(0);
+    });
+  });
+
+  it('errors chsk/timeout exactly timeoutMs later, on the injected scheduler', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ expectObservable }) => {
+      const r = createRequests(scheduler, silentLogger);
+      expectObservable(r.request(() => true, 250)).toBe('250ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
+    });
+  });
+
+  it('errors chsk/error at once when the send fails, and leaves nothing pending', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ expectObservable, flush }) => {
+      const r = createRequests(scheduler, silentLogger);
+      expectObservable(r.request(() => false, 100)).toBe('#', undefined, new ChskError('chsk/error', 'the request failed'));
+      flush();
+      expect(r.size).toBe(0);
+    });
+  });
+
+  it('settles reserved failure values as errors and ignores late, duplicate and unknown replies', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const r = createRequests(scheduler, silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      cold('5ms x').subscribe(() => r.settle(id, 'chsk/closed'));
+      cold('6ms x').subscribe(() => r.settle(id, 'late'));
+      cold('7ms x').subscribe(() => r.settle('nope', 'unknown'));
+      expectObservable(req).toBe('5ms #', undefined, new ChskError('chsk/closed', 'the channel socket closed before the reply'));
+      flush();
+      expect(r.size).toBe(0);
+    });
+  });
+
+  it('failAll fails every pending request with chsk/closed and cancels their timers', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const ignored: unknown[] = [];
+      const r = createRequests(scheduler, { ...silentLogger, debug: (_msg, ctx) => ignored.push(ctx) });
+      const a = r.request(() => true, 100);
+      const b = r.request(() => true, 1_000);
+      cold('30ms x').subscribe(() => r.failAll());
+      const closed = new ChskError('chsk/closed', 'the channel socket is closed');
+      expectObservable(a).toBe('30ms #', undefined, closed);
+      expectObservable(b).toBe('30ms #', undefined, closed);
+      flush();
+      expect(r.size).toBe(0);
+      expect(ignored).toEqual([]); // no timer fired later for a request already gone
+    });
+  });
+
+  it('unsubscribing before the outcome drops the entry and its timer; a reply after that is ignored', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const ignored: unknown[] = [];
+      const r = createRequests(scheduler, { ...silentLogger, debug: (_msg, ctx) => ignored.push(ctx) });
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      expectObservable(req, '^ 20ms !').toBe('');
+      cold('50ms x').subscribe(() => r.settle(id, 'late'));
+      flush();
+      expect(r.size).toBe(0);
+      expect(ignored).toEqual([{ cbId: id }]); // the late reply only; the dropped timer never fired
+    });
+  });
+});
