@@ -30,7 +30,7 @@ import {
   ReservedId,
   reservedSendAllowed,
   type ServerMessage,
-  silentLogger,
+  consoleLogger,
   type StatePair,
   transition,
   WS_PING,
@@ -63,7 +63,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   const clientId = opts.clientId ?? randomUuid();
   if (clientId === '') throw new TypeError('clientId must not be empty');
   const packer = opts.packer ?? jsonPacker;
-  const logger = opts.logger ?? silentLogger;
+  const logger = opts.logger ?? consoleLogger;
   const scheduler = opts.scheduler ?? asyncScheduler;
   const keepAliveMs = opts.wsKeepAliveMs ?? 20_000; // 20 s
   const pingTimeoutMs = opts.wsPingTimeoutMs ?? 5_000; // 5 s

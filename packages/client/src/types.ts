@@ -63,7 +63,7 @@ export interface ClientOptions {
   readonly wsFlakyWindowMs?: number;
   /** `auto` only: where the Ajax fallback is remembered for the page. @default globalThis.sessionStorage when present */
   readonly storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
-  /** @default silentLogger */
+  /** @default consoleLogger: warnings and errors to the console; pass silentLogger to silence */
   readonly logger?: Logger;
   /**
    * Drives every timer and clock read (timeouts, backoff, keep-alive, the state map's `udt`s);

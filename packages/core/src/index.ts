@@ -112,7 +112,7 @@ export type { ReadonlyBehaviorSubject } from './readonly-subject.js';
 export { backoffMs, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { randomUuid } from './ids.js';
-export { silentLogger } from './logger.js';
+export { consoleLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 
 /** Returned by the server's `csrfToken` option to skip the CSRF check (Sente's `:sente/skip-CSRF-check`). */

@@ -8,5 +8,23 @@ export interface Logger {
 
 const noop = (): void => undefined;
 
-/** Drops everything: the default, so a library never writes to the console on its own. */
+/** Drops everything: pass it as `logger` to silence the library. */
 export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+
+/**
+ * The default logger: warnings and errors reach the console, so failures are visible without any
+ * set-up; debug and info are dropped. Pass `logger` to route them elsewhere, or `silentLogger` to
+ * silence the library.
+ */
+export const consoleLogger: Logger = Object.freeze({
+  debug: noop,
+  info: noop,
+  warn: (msg: string, data?: Record<string, unknown>): void => {
+    if (data === undefined) console.warn(msg);
+    else console.warn(msg, data);
+  },
+  error: (msg: string, data?: Record<string, unknown>): void => {
+    if (data === undefined) console.error(msg);
+    else console.error(msg, data);
+  },
+});

@@ -19,7 +19,7 @@
 import { isObservable, Subscription, take, type Observable } from 'rxjs';
 import type { ReplyFn } from './contract.js';
 import { preview } from './event.js';
-import { silentLogger, type Logger } from './logger.js';
+import { consoleLogger, type Logger } from './logger.js';
 
 /** What a router needs of an event-msg. */
 export interface RoutableMsg {
@@ -57,7 +57,7 @@ export interface ChskRouterOptions<TMsg extends RoutableMsg> {
    * @default logs `'sente-rx: an event handler failed'` at error level through `logger`
    */
   readonly errorHandler?: (err: unknown, msg: TMsg) => void;
-  /** @default silentLogger */
+  /** @default consoleLogger (warnings and errors to the console) */
   readonly logger?: Logger;
 }
 
@@ -72,7 +72,7 @@ export function startChskRouter<TMsg extends RoutableMsg>(
   handlers: ChskHandlers<TMsg>,
   options: ChskRouterOptions<TMsg> = {},
 ): Subscription {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? consoleLogger;
   const errorHandler =
     options.errorHandler ?? ((err: unknown, msg: TMsg) => logger.error('sente-rx: an event handler failed', { id: msg.id, error: errorText(err) }));
   const table = handlers as Readonly<Record<string, ChskHandler<TMsg> | undefined>>;

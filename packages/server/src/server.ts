@@ -20,7 +20,7 @@ import {
   Query,
   readonlyBehaviorSubject,
   reservedSendAllowed,
-  silentLogger,
+  consoleLogger,
   type Uid,
 } from '@sente-rx/core';
 import { asyncScheduler, BehaviorSubject, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
@@ -110,7 +110,7 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
   constructor(options: ServerOptions<TReq>) {
     this.options = resolveOptions(options);
     this.packer = this.options.packer;
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? consoleLogger;
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.ownsBroker = options.broker === undefined;
     this.broker = options.broker ?? inMemoryBroker();

@@ -99,7 +99,7 @@ export interface ServerOptions<TReq> {
   readonly maxBufferedBytes?: number;
   /** Events kept for one client while it has no open channel (between Ajax polls, or reconnecting within the grace period). @default 1_000 */
   readonly maxPendingEvents?: number;
-  /** @default silentLogger */
+  /** @default consoleLogger: warnings and errors to the console; pass silentLogger to silence */
   readonly logger?: Logger;
   /** Where `send` and connected-uid changes go. @default an in-memory broker (one process) */
   readonly broker?: Broker;
