@@ -7,7 +7,7 @@ import { type ChannelSocketClient, type ClientOptions, type FetchLike } from '@s
 import type { ServerEventMsg, ServerOptions } from '@sente-rx/server';
 import { firstValueFrom, Subject, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, whenOpen } from '../../server/test/support.js';
+import { client, whenOpen } from '@sente-rx/fixtures';
 import { current, type CustomServer, type CustomServerOptions, gate, handled, hits, record, startCustomServer, waitFor } from './contract-support.js';
 
 const servers: CustomServer[] = [];

@@ -7,7 +7,7 @@ import type { ChannelSocketClient, ClientOptions, StatePair } from '@sente-rx/cl
 import type { ServerOptions } from '@sente-rx/server';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, whenOpen } from '../../server/test/support.js';
+import { client, whenOpen } from '@sente-rx/fixtures';
 import { type CustomServer, type CustomServerOptions, hits, memoryStorage, record, startCustomServer, waitFor } from './contract-support.js';
 
 const servers: CustomServer[] = [];

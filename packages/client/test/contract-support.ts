@@ -1,5 +1,5 @@
 /**
- * Helpers for the client contract tests, on top of ../../server/test/support.ts: recording a
+ * Helpers for the client contract tests, on top of @sente-rx/fixtures: recording a
  * client's state pairs and events, logging what reaches the HTTP server, servers with custom
  * upgrade handling or Express in front, an in-memory Storage, and bounded "nothing happens" checks.
  */
@@ -13,7 +13,7 @@ import { createChannelSocketServer, type ServerEventMsg, type ServerOptions } fr
 import { nodeAdapter } from '@sente-rx/server/node';
 import express from 'express';
 import { filter, firstValueFrom, map, type Observable, race, ReplaySubject, skip, take, timeout, timer } from 'rxjs';
-import { uidFromQuery } from '../../server/test/support.js';
+import { uidFromQuery } from '@sente-rx/fixtures';
 
 /**
  * Marks a promise as handled and returns it: tests create waits before the action that triggers

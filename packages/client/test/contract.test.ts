@@ -8,7 +8,7 @@ import { type ChannelSocketClient, ChskError, type ClientEventMsg, type ClientOp
 import type { ServerOptions } from '@sente-rx/server';
 import { filter, firstValueFrom, lastValueFrom, map, skip, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, collect, startServer, type TestServer, whenClosed, whenOpen } from '../../server/test/support.js';
+import { client, collect, startServer, type TestServer, whenClosed, whenOpen } from '@sente-rx/fixtures';
 import { capturingLogger, current, handled, hits, httpLog, record, waitFor, within } from './contract-support.js';
 
 type Kind = 'ws' | 'ajax' | 'auto';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { createChannelSocketClient, type ChannelSocketClient, type ClientOptions, type WebSocketLike } from '@sente-rx/client';
-import { client, nextEvent, startServer, type TestServer, whenOpen } from '../../server/test/support.js';
+import { client, nextEvent, startServer, type TestServer, whenOpen } from '@sente-rx/fixtures';
 import { capturingLogger, memoryStorage } from './contract-support.js';
 
 const clients: ChannelSocketClient[] = [];

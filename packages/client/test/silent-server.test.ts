@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { filter, firstValueFrom, ReplaySubject, take, timeout } from 'rxjs';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
-import { client, whenOpen } from '../../server/test/support.js';
+import { client, whenOpen } from '@sente-rx/fixtures';
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
