@@ -87,11 +87,12 @@ const errText = (e: unknown): string => (e instanceof Error ? e.message : String
  * Cost per send to a uid (recovery on): one EVALSHA round trip; inside Redis HSETNX, HINCRBY,
  * XRANGE (age check), XADD per event, 2 PEXPIRE, PUBLISH. Recovery off: one PUBLISH.
  *
- * Outage: a publish or request issued while the command connection is down is DROPPED: counted
- * in stats().dropped, logged (debug each, warn for the first of an outage, a summary when Redis is
- * back); a request so dropped gets a 'chsk/error' reply at once. Commands already written when the
- * connection fails are resent after the reconnect (ioredis), so they are delivered after it, or
- * counted as dropped if they fail. Nothing throws.
+ * Outage: a publish, request or reply issued while status$ is not 'ready' (Redis not reached yet,
+ * a connection down, or state still being restored after a reconnect) is DROPPED: counted in
+ * stats().dropped and logged (warn for the first of an outage, debug for the rest, a summary with
+ * the count when Redis is back); a request so dropped gets a 'chsk/error' reply at once. Commands
+ * already written when a connection fails are resent after the reconnect (ioredis), so those are
+ * delivered after it (or counted as dropped if they fail). Nothing throws.
  */
 export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   if (typeof options.url !== 'string' || options.url === '') throw new TypeError('redisBroker: url is required');
@@ -299,6 +300,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     const run = ++healthRun;
     // The PING is queued after ioredis' resubscribe, so once it answers every channel is back.
     await sub.ping();
+    // Load the scripts first, so a burst of publishes after a (re)connect does not turn into a
+    // burst of NOSCRIPT misses, each resending the whole script.
+    await Promise.all(Object.values(SCRIPTS).map((sc) => cmd.script('LOAD', sc.lua)));
     const n = node;
     if (n !== undefined) await syncNode(n);
     await reloadMirror();
@@ -312,7 +316,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   };
   const onReady = (): void => {
     if (closed || cmd.status !== 'ready' || sub.status !== 'ready') return;
-    track(becomeHealthy()).catch((e: unknown) => log.warn('sente-rx/redis: restoring state after connect failed; retrying at the next reconnect', { error: errText(e) }));
+    track(becomeHealthy()).catch((e: unknown) => {
+      log.warn('sente-rx/redis: restoring state after connect failed; retrying', { error: errText(e) });
+      setTimeout(onReady, heartbeatMs).unref();
+    });
   };
   const onDown = (): void => {
     if (closed) return;
@@ -376,6 +383,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     publish(target, events, flush) {
       if (closed) return;
       published++;
+      if (status$.value !== 'ready') return drop('publish', new Error(`Redis broker is ${status$.value}`), { target });
       let bodyJson: string;
       let eventJsons: string[];
       try {
@@ -395,6 +403,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         const n = node;
         if (n !== undefined && req.from === n.nodeId) safely('reply', () => n.reply({ id: req.id, to: req.from, outcome: { ok: false, code, message } }));
       };
+      if (status$.value !== 'ready') {
+        drop('request', new Error(`Redis broker is ${status$.value}`), { id: req.id, uid: req.uid });
+        return answerLocally('chsk/error', `Redis broker is ${status$.value}`);
+      }
       let raw: string;
       try {
         raw = `q${JSON.stringify(req)}`;
@@ -417,6 +429,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (closed) return;
       const n = node;
       if (n !== undefined && rep.to === n.nodeId) return safely('reply', () => n.reply(rep));
+      if (status$.value !== 'ready') return drop('reply', new Error(`Redis broker is ${status$.value}`), { id: rep.id, to: rep.to });
       let raw: string;
       try {
         raw = `r${JSON.stringify(rep)}`;

@@ -1,7 +1,8 @@
 /** The single-node half of the broker contract, run against every broker. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker, RecoveryOptions } from '../src/contract.js';
-import { FakeNode, until } from './fake-node.js';
+import type { FakeNode} from './fake-node.js';
+import { until } from './fake-node.js';
 
 export interface Made {
   readonly broker: Broker;
