@@ -36,6 +36,7 @@ export function buildPage(epoch: string, clientId: string, from: Position, limit
   const events: LoggedEvent[] = [];
   let pu = Math.min(from.u, u.head);
   let pg = Math.min(from.g, g.head);
+  if (limit <= 0) return { events, complete, position: { epoch, u: pu, g: pg } };
   let i = 0;
   let j = 0;
   while (events.length < limit && (i < u.entries.length || j < g.entries.length)) {

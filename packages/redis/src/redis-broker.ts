@@ -77,8 +77,8 @@ type RawEntry = [id: string, fields: string[]];
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
- * The cluster broker. Two connections per node (commands, and pub/sub), ioredis reconnecting and
- * resubscribing by itself.
+ * The cluster broker. Three connections per node (commands, pub/sub, heartbeats), ioredis
+ * reconnecting and resubscribing by itself.
  *
  * Routing (interest-based): channel `<prefix>:u:<uid>` carries sends and requests for uid; a node
  * subscribes to it while it holds a client of uid. `<prefix>:g` carries broadcasts (every node),
@@ -135,6 +135,11 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   const cmd = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: `${prefix}:cmd` });
   // Pub/sub: (un)subscribes during an outage wait in ioredis' queue (bounded by presence changes).
   const sub = new Redis(options.url, { ...base, enableOfflineQueue: true, connectionName: `${prefix}:sub` });
+  // Heartbeats get their own connection: behind a burst of publishes on `cmd` they would reach
+  // Redis late, and the other nodes would sweep a node that is merely busy.
+  const hb = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: `${prefix}:hb` });
+  const conns = [cmd, sub, hb] as const;
+  const allReady = (): boolean => conns.every((c) => c.status === 'ready');
 
   let node: BrokerNode | undefined;
   let closed = false;
@@ -161,12 +166,12 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     return p;
   };
 
-  const evalScript = async (s: Script, keyList: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
+  const evalScript = async (s: Script, keyList: readonly string[], args: readonly (string | number)[], conn: Redis = cmd): Promise<unknown> => {
     try {
-      return await cmd.evalsha(s.sha, keyList.length, ...keyList, ...args);
+      return await conn.evalsha(s.sha, keyList.length, ...keyList, ...args);
     } catch (e) {
       if (!errText(e).includes('NOSCRIPT')) throw e;
-      return cmd.eval(s.lua, keyList.length, ...keyList, ...args);
+      return conn.eval(s.lua, keyList.length, ...keyList, ...args);
     }
   };
 
@@ -279,8 +284,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
 
   const beat = async (mode: 'beat' | 'bye'): Promise<void> => {
     const n = node;
-    if (n === undefined || cmd.status !== 'ready') return;
-    const out = await evalScript(SCRIPTS.beat, presenceKeys(n.nodeId), [n.nodeId, presenceTtlMs, keys.presenceChannel, keys.nodePrefix, mode, DEAD_NODES_PER_SWEEP]);
+    // The goodbye goes on `cmd`, after this node's presence updates; heartbeats on `hb`.
+    const conn = mode === 'bye' ? cmd : hb;
+    if (n === undefined || conn.status !== 'ready') return;
+    const out = await evalScript(SCRIPTS.beat, presenceKeys(n.nodeId), [n.nodeId, presenceTtlMs, keys.presenceChannel, keys.nodePrefix, mode, DEAD_NODES_PER_SWEEP], conn);
     if (!Array.isArray(out)) return;
     fireFlips(out.slice(1));
     if (mode === 'beat' && out[0] === 0) {
@@ -306,7 +313,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     const n = node;
     if (n !== undefined) await syncNode(n);
     await reloadMirror();
-    if (run !== healthRun || closed || cmd.status !== 'ready' || sub.status !== 'ready') return;
+    if (run !== healthRun || closed || !allReady()) return;
     if (status$.value === 'degraded') {
       reconnects++;
       log.info('sente-rx/redis: Redis is back; subscriptions and presence restored', { droppedDuringOutage: outageDrops });
@@ -315,7 +322,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     status$.next('ready');
   };
   const onReady = (): void => {
-    if (closed || cmd.status !== 'ready' || sub.status !== 'ready') return;
+    if (closed || !allReady()) return;
     track(becomeHealthy()).catch((e: unknown) => {
       log.warn('sente-rx/redis: restoring state after connect failed; retrying', { error: errText(e) });
       setTimeout(onReady, heartbeatMs).unref();
@@ -335,7 +342,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     if (errorsLogged++ === 0 || status$.value === 'ready') log.warn('sente-rx/redis: Redis connection error (retrying)', { error: errText(e) });
     else log.debug('sente-rx/redis: Redis connection error (retrying)', { error: errText(e) });
   };
-  for (const c of [cmd, sub]) {
+  for (const c of conns) {
     c.on('ready', () => {
       errorsLogged = 0;
       onReady();
@@ -377,7 +384,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       track(sub.subscribe(keys.broadcastChannel, keys.nodeChannel(n.nodeId), keys.presenceChannel)).catch((e: unknown) =>
         log.warn('sente-rx/redis: subscribe failed', { error: errText(e) }),
       );
-      if (cmd.status === 'ready' && sub.status === 'ready') onReady();
+      if (allReady()) onReady();
     },
 
     publish(target, events, flush) {
@@ -505,7 +512,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       presence.close();
       status$.next('closed');
       status$.complete();
-      await Promise.all([cmd, sub].map((c) => (c.status === 'ready' ? c.quit().then(() => undefined, () => c.disconnect()) : c.disconnect())));
+      await Promise.all(conns.map((c) => (c.status === 'ready' ? c.quit().then(() => undefined, () => c.disconnect()) : c.disconnect())));
     },
   };
 

@@ -135,6 +135,7 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       expect(pages).toEqual([1, 2, 'g1', 'for-c1', 'g2']);
       expect(at).toEqual(head);
 
+      expect(await broker.history('u1', 'c1', start, 0)).toEqual({ events: [], complete: true, position: start });
       const rest = await broker.history('u1', 'c1', { ...start, u: start.u + 2, g: start.g + 1 }, 100);
       expect(rest.events.map((e) => e.event[1])).toEqual(['for-c1', 'g2']);
       expect(rest.complete).toBe(true);

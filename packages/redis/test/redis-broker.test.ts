@@ -81,9 +81,9 @@ describe.skipIf(!available)('redisBroker', () => {
 
   describe('a three-node cluster', () => {
     let nodes: Member[];
-    const start = async (): Promise<Member[]> => {
+    const start = async (extra: Partial<RedisBrokerOptions> = {}): Promise<Member[]> => {
       const prefix = uniquePrefix();
-      nodes = [0, 1, 2].map((i) => member({ url: server.url, prefix }, `n${i}`));
+      nodes = [0, 1, 2].map((i) => member({ url: server.url, prefix, ...extra }, `n${i}`));
       await ready(...nodes);
       return nodes;
     };
@@ -161,6 +161,25 @@ describe.skipIf(!available)('redisBroker', () => {
         expect([...targets].sort()).toEqual(uids.filter((_, j) => j % 3 === i).sort());
       }
       expect(all.reduce((s, m) => s + m.broker.stats().published, 0)).toBe(152);
+    });
+
+    it('presence at 20,000 uids: every node converges, connectedUids$ emissions are coalesced', async () => {
+      // A TTL well above any event-loop stall of this busy test process: nobody is dead here.
+      const [a, b, c] = await start({ presenceTtlMs: 10_000 });
+      if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes');
+      const N = 20_000;
+      const before = b.node.uidEmissions;
+      for (let i = 0; i < N; i++) a.node.hold(`p${i}`);
+      await settled(a);
+      await until(() => [a, b, c].every((m) => m.node.uids?.any.size === N), `${N} uids on every node`, 60_000);
+      expect(a.node.ports).toHaveLength(N);
+      expect([b.node.ports, c.node.ports]).toEqual([[], []]);
+      // One emission per microtask turn: far fewer than one per change.
+      expect(b.node.uidEmissions - before).toBeLessThan(N / 10);
+      for (let i = 0; i < N; i += 2) a.node.release(`p${i}`);
+      await settled(a);
+      await until(() => [b, c].every((m) => m.node.uids?.any.size === N / 2), 'half of them left, everywhere', 60_000);
+      expect(a.node.ports.filter(([, open]) => !open)).toHaveLength(N / 2);
     });
 
     it('history() on any node; a Redis FLUSHALL changes the epoch (complete:false)', async () => {
