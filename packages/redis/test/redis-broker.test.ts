@@ -199,6 +199,38 @@ describe.skipIf(!available)('redisBroker', () => {
       expect(after.position.epoch).not.toBe(page.position.epoch);
     });
 
+    it('history(): events older than maxAgeMs are not replayed (the stream expires; complete:false)', async () => {
+      const prefix = uniquePrefix();
+      const m = member({ url: server.url, prefix, recovery: { maxAgeMs: 200 } }, 'aged');
+      await ready(m);
+      const watcher = new Redis(server.url);
+      const raw = new Redis(server.url);
+      try {
+        await raw.config('SET', 'notify-keyspace-events', 'Ex');
+        const stream = `${prefix}:s:u:old`;
+        const expired = new Promise<void>((resolve) => {
+          watcher.on('message', (_ch: string, key: string) => {
+            if (key === stream) resolve();
+          });
+        });
+        await watcher.subscribe('__keyevent@0__:expired');
+        const start = await m.broker.head('old');
+        m.broker.publish({ kind: 'uid', uid: 'old' }, [['test/ev', 'stale']], false);
+        await m.broker.settled();
+        expect((await m.broker.history('old', 'c', start, 10)).complete).toBe(true);
+        await expired; // Redis dropped the stream maxAgeMs after its last append
+        m.broker.publish({ kind: 'uid', uid: 'old' }, [['test/ev', 'fresh']], false);
+        await m.broker.settled();
+        const page = await m.broker.history('old', 'c', start, 10);
+        expect(page.complete).toBe(false);
+        expect(page.events.map((e) => [e.seq, e.event[1]])).toEqual([[2, 'fresh']]);
+        expect((await m.broker.history('old', 'c', { ...start, u: 1 }, 10)).complete).toBe(true);
+      } finally {
+        await raw.config('SET', 'notify-keyspace-events', '');
+        await Promise.all([watcher.quit(), raw.quit()]);
+      }
+    });
+
     it('a node that dies without goodbye loses its uids within presenceTtlMs + heartbeatMs; uidport(false) fires once', async () => {
       const prefix = uniquePrefix();
       const proxy = await startProxy(server.port);
