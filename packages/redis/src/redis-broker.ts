@@ -121,6 +121,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     counts: [`${prefix}:c:w`, `${prefix}:c:a`, `${prefix}:c:A`] as const,
   };
   const uidChannelPrefix = `${prefix}:u:`;
+  // CLIENT SETNAME refuses spaces and the like; the name is only for `CLIENT LIST`.
+  const clientName = (role: string): string => `${prefix.replace(/[^\w:.-]/g, '_')}:${role}`;
 
   const base: RedisOptions = {
     ...options.redisOptions,
@@ -132,12 +134,12 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   };
   // Commands: no offline queue, so a publish during an outage fails at once (and is counted)
   // instead of piling up in memory without a bound.
-  const cmd = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: `${prefix}:cmd` });
+  const cmd = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: clientName('cmd') });
   // Pub/sub: (un)subscribes during an outage wait in ioredis' queue (bounded by presence changes).
-  const sub = new Redis(options.url, { ...base, enableOfflineQueue: true, connectionName: `${prefix}:sub` });
+  const sub = new Redis(options.url, { ...base, enableOfflineQueue: true, connectionName: clientName('sub') });
   // Heartbeats get their own connection: behind a burst of publishes on `cmd` they would reach
   // Redis late, and the other nodes would sweep a node that is merely busy.
-  const hb = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: `${prefix}:hb` });
+  const hb = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: clientName('hb') });
   const conns = [cmd, sub, hb] as const;
   const allReady = (): boolean => conns.every((c) => c.status === 'ready');
 
