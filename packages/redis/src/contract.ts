@@ -132,7 +132,9 @@ export interface Broker {
   /**
    * Events after `from` for this client (its uid stream, filtered to events for all its clients or
    * for clientId, merged with the broadcast stream in seq order per stream), up to `limit`.
-   * `complete: false` when the log cannot fill the gap (trimmed, expired, other epoch).
+   * `complete: false` when the log cannot fill the gap (trimmed, expired, other epoch, or a
+   * malformed `from`, which never throws). A page shorter than `limit` reached the head. Rejects
+   * only when the log's store is unreachable (Redis down).
    */
   history(uid: Uid, clientId: string, from: Position, limit: number): Promise<HistoryPage>;
   /** The current head position for a uid (what a client that has seen everything holds). */

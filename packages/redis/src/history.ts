@@ -62,4 +62,17 @@ function covers(seen: number, s: StreamSlice): boolean {
   return Number.isInteger(seen) && seen >= 0 && seen <= s.head && seen >= s.floor - 1;
 }
 
+const seqOk = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * A position as a client may send it (any shape): a malformed one becomes a position of no epoch,
+ * which history() answers with `complete: false` and the head, never an error.
+ */
+export function validPosition(p: unknown): Position {
+  if (typeof p !== 'object' || p === null) return INVALID_POSITION;
+  const { epoch, u, g } = p as Record<string, unknown>;
+  return typeof epoch === 'string' && seqOk(u) && seqOk(g) ? { epoch, u, g } : INVALID_POSITION;
+}
+const INVALID_POSITION: Position = Object.freeze({ epoch: '#invalid', u: 0, g: 0 });
+
 export const validLimit = (limit: number): number => (Number.isInteger(limit) && limit > 0 ? limit : 0);

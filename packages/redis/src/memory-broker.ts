@@ -15,7 +15,7 @@ import {
   resolveRecovery,
   type SendTarget,
 } from './contract.js';
-import { buildPage, type StoredEvent, type StreamSlice, validLimit } from './history.js';
+import { buildPage, type StoredEvent, type StreamSlice, validLimit, validPosition } from './history.js';
 import { type Kinds, kindsOf, PresenceSets } from './presence.js';
 
 export interface InMemoryBrokerV2Options {
@@ -199,7 +199,8 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
       if (n !== undefined && was !== (kinds !== '')) safely('uidport', () => n.uidport(uid, !was));
     },
     connectedUids$: presence.uids$,
-    history(uid, clientId, from, limit): Promise<HistoryPage> {
+    history(uid, clientId, fromArg, limit): Promise<HistoryPage> {
+      const from = validPosition(fromArg);
       const now = scheduler.now();
       expire(now);
       if (bounds === undefined) return Promise.resolve({ events: [], complete: false, position: { epoch: epochBase, u: 0, g: 0 } });

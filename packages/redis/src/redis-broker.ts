@@ -17,7 +17,7 @@ import {
   resolveRecovery,
   type SendTarget,
 } from './contract.js';
-import { buildPage, type StoredEvent, type StreamSlice, validLimit } from './history.js';
+import { buildPage, type StoredEvent, type StreamSlice, validLimit, validPosition } from './history.js';
 import { BEAT, PUBLISH_LOGGED, READ_LOG, SET_PRESENCE, SYNC_NODE } from './lua.js';
 import { type Kinds, kindsOf, PresenceSets } from './presence.js';
 
@@ -467,7 +467,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         .catch((e: unknown) => log.debug('sente-rx/redis: presence update deferred to the next reconnect', { uid, error: errText(e) }));
     },
 
-    async history(uid, clientId, from, limit): Promise<HistoryPage> {
+    async history(uid, clientId, fromArg, limit): Promise<HistoryPage> {
+      const from = validPosition(fromArg);
       const max = validLimit(limit);
       if (bounds === undefined) return { events: [], complete: false, position: { epoch: 'off', u: 0, g: 0 } };
       let r = await readLog(uid, from, max);
@@ -495,7 +496,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     },
 
     async settled() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      // What is pending now; work those start themselves is awaited inside them.
+      await Promise.allSettled([...pending]);
     },
 
     stats(): BrokerStats {

@@ -156,6 +156,11 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       expect(other).toEqual({ events: [], complete: false, position: await broker.head('u1') });
       const future = await broker.history('u1', 'c1', { ...start, u: 99 }, 100);
       expect(future.complete).toBe(false);
+      // A position straight off the wire may be anything: an answer, never an error.
+      for (const junk of [null, 'x', { epoch: 5, u: 0, g: 0 }, { ...start, u: -1 }, { ...start, g: Number.NaN }, { ...start, u: 1.5 }]) {
+        const page = await broker.history('u1', 'c1', junk as unknown as typeof start, 100);
+        expect(page).toEqual({ events: [], complete: false, position: await broker.head('u1') });
+      }
     });
 
     it('recovery off: seq 0 and history() is never complete', async () => {
