@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/redis
+ */
+export * from '@sente-rx/redis';

@@ -1,0 +1,194 @@
+/**
+ * Broker seam v2 (`/work/wt/BROKER-V2.md`): what the server core talks to. Every send (to a uid, to
+ * one client, to everyone), every server→client request and its reply, and every presence change
+ * goes through a broker, so one implementation can live in one process and another can span a
+ * cluster. Refinements against the draft are marked "v2 refinement" and listed in the package README.
+ */
+import type { ChskEvent, Uid } from '@sente-rx/core';
+import type { Observable } from 'rxjs';
+
+export type SendTarget =
+  | { readonly kind: 'uid'; readonly uid: Uid }
+  | { readonly kind: 'client'; readonly uid: Uid; readonly clientId: string }
+  | { readonly kind: 'all' };
+
+/** Where a client stands in the log: its uid's stream ('u') and the broadcast stream ('g'). */
+export interface Position {
+  /**
+   * Identifies the generation of the logs behind `u` and `g`. It changes when a log is lost (the
+   * in-memory broker restarted, Redis flushed, or the uid's log metadata expired after
+   * `metaTtlMs` idle): positions of another epoch cannot be resumed. Opaque: compare for equality.
+   * (v2 refinement: the epoch covers the uid stream's generation too, not only the broker's.)
+   */
+  readonly epoch: string;
+  /** Last sequence seen in the uid's stream (0 = none). */
+  readonly u: number;
+  /** Last sequence seen in the broadcast stream (0 = none). */
+  readonly g: number;
+}
+
+export interface LoggedEvent {
+  readonly event: ChskEvent;
+  readonly stream: 'u' | 'g';
+  /** Monotonic per stream, starts at 1; 0 when recovery is off. */
+  readonly seq: number;
+  /** For client-targeted sends: only this client receives it. */
+  readonly clientId?: string;
+}
+
+export interface BrokerMessage {
+  readonly target: SendTarget;
+  /** Stamped by the broker on publish (seq 0 when recovery is off). */
+  readonly events: readonly LoggedEvent[];
+  readonly flush: boolean;
+}
+
+export interface BrokerRequest {
+  /** Unique on the asking node. */
+  readonly id: string;
+  /** The asking node's nodeId. */
+  readonly from: string;
+  readonly uid: Uid;
+  readonly clientId: string;
+  readonly event: ChskEvent;
+  readonly timeoutMs: number;
+}
+
+export type BrokerOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly code: 'chsk/closed' | 'chsk/error' | 'chsk/timeout'; readonly message: string };
+
+export interface BrokerReply {
+  readonly id: string;
+  /** The asking node's nodeId. */
+  readonly to: string;
+  readonly outcome: BrokerOutcome;
+}
+
+/**
+ * Connected uids. The brokers in this package hand out LIVE read-only views that they update in
+ * place (a copy per change would be O(users)); copy them (`new Set(x.any)`) to keep a snapshot.
+ */
+export interface ConnectedUids {
+  readonly ws: ReadonlySet<Uid>;
+  readonly ajax: ReadonlySet<Uid>;
+  readonly any: ReadonlySet<Uid>;
+}
+
+/** What the server core gives the broker. */
+export interface BrokerNode {
+  readonly nodeId: string;
+  /** Events for a target this node has interest in (a uid it holds, or 'all'). Per publisher, in publish order. */
+  deliver(msg: BrokerMessage): void;
+  /** A server→client request for a client of a uid this node holds; a node that does not hold clientId ignores it. */
+  request(req: BrokerRequest): void;
+  /** The reply to a request this node asked. */
+  reply(rep: BrokerReply): void;
+  /** Cluster-level presence edge: fired ONCE for the cluster (not per node) when uid becomes connected/disconnected anywhere. */
+  uidport(uid: Uid, open: boolean): void;
+}
+
+export interface BrokerStats {
+  /** publish() calls accepted (each is one message, whatever its number of events). */
+  readonly published: number;
+  /** deliver() calls made to this node. */
+  readonly delivered: number;
+  /** Messages this node failed to publish (Redis down, unserializable events); each is also logged. */
+  readonly dropped: number;
+  /** Times the broker came back after losing Redis (0 for the in-memory broker). */
+  readonly reconnects: number;
+  /** Events appended to the log by this node's publishes. */
+  readonly logged: number;
+  /**
+   * Messages that reached this node from the bus (uid, broadcast and node channels), whether or not
+   * they were delivered: the measure of interest routing. (v2 refinement.)
+   */
+  readonly received: number;
+}
+
+export interface HistoryPage {
+  readonly events: readonly LoggedEvent[];
+  /** False when the log cannot fill the gap after `from` (trimmed, expired, other epoch, recovery off). */
+  readonly complete: boolean;
+  /** Where the client stands after receiving `events`. */
+  readonly position: Position;
+}
+
+export interface Broker {
+  connect(node: BrokerNode): void;
+  /** Stamps positions (when recovery is on), appends to the log, routes to the nodes with interest. Never throws. */
+  publish(target: SendTarget, events: readonly ChskEvent[], flush: boolean): void;
+  /**
+   * Routes to the nodes holding req.uid. When no node holds it, the asking node gets a
+   * `chsk/closed` reply at once instead of waiting for its timeout. (v2 refinement.)
+   */
+  request(req: BrokerRequest): void;
+  /** Routes to node `rep.to` only. */
+  reply(rep: BrokerReply): void;
+  /** This node's holding of uid changed (O(1)); drives interest (subscribe/unsubscribe) and cluster presence. */
+  localPresence(uid: Uid, on: { readonly ws: boolean; readonly ajax: boolean }): void;
+  /** Cluster-wide; emissions are coalesced (see each broker for the rule) and the sets are live views. */
+  readonly connectedUids$: Observable<ConnectedUids>;
+  /**
+   * Events after `from` for this client (its uid stream, filtered to events for all its clients or
+   * for clientId, merged with the broadcast stream in seq order per stream), up to `limit`.
+   * `complete: false` when the log cannot fill the gap (trimmed, expired, other epoch, or a
+   * malformed `from`, which never throws). A page shorter than `limit` reached the head. Rejects
+   * only when the log's store is unreachable (Redis down).
+   */
+  history(uid: Uid, clientId: string, from: Position, limit: number): Promise<HistoryPage>;
+  /** The current head position for a uid (what a client that has seen everything holds). */
+  head(uid: Uid): Promise<Position>;
+  /**
+   * Resolves once every publish, localPresence and request issued before the call has taken effect
+   * (for Redis: subscriptions acknowledged, presence written, messages sent), so a server can
+   * subscribe, await this, then read history() without a gap. Never rejects. (v2 refinement.)
+   */
+  settled(): Promise<void>;
+  stats(): BrokerStats;
+  close(): Promise<void>;
+}
+
+export interface RecoveryOptions {
+  /** Events kept per stream (each uid's, and the broadcast one). @default 1_000 */
+  readonly maxEvents?: number;
+  /** Events older than this are never replayed. @default 120_000 (2 min) */
+  readonly maxAgeMs?: number;
+  /**
+   * A stream's sequence counter and generation are forgotten after this long without a publish,
+   * head() or history() for it; a client holding a position of it then gets `complete: false`.
+   * Much longer than maxAgeMs so that a quiet user who saw everything still resumes.
+   * (v2 refinement.) @default 86_400_000 (24 h)
+   */
+  readonly metaTtlMs?: number;
+}
+
+/** Resolved recovery bounds. */
+export interface RecoveryBounds {
+  readonly maxEvents: number;
+  readonly maxAgeMs: number;
+  readonly metaTtlMs: number;
+}
+
+export const DEFAULT_RECOVERY: RecoveryBounds = Object.freeze({
+  maxEvents: 1_000,
+  maxAgeMs: 120_000, // 2 min
+  metaTtlMs: 86_400_000, // 24 h
+});
+
+/** Validates recovery options (TypeError on nonsense); `false` turns the log off. */
+export function resolveRecovery(recovery: RecoveryOptions | false | undefined): RecoveryBounds | undefined {
+  if (recovery === false) return undefined;
+  const r = { ...DEFAULT_RECOVERY, ...stripUndefined(recovery ?? {}) };
+  for (const k of ['maxEvents', 'maxAgeMs', 'metaTtlMs'] as const) {
+    if (!Number.isInteger(r[k]) || r[k] < 1) throw new TypeError(`recovery.${k} must be a positive integer, got ${String(r[k])}`);
+  }
+  if (r.metaTtlMs < r.maxAgeMs) throw new TypeError(`recovery.metaTtlMs (${r.metaTtlMs}) must be at least recovery.maxAgeMs (${r.maxAgeMs})`);
+  return r;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export const NO_HOLDER_MESSAGE = 'no node holds a client of this uid';

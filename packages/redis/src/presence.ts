@@ -1,0 +1,85 @@
+import type { Uid } from '@sente-rx/core';
+import { BehaviorSubject, type Observable, type SchedulerLike } from 'rxjs';
+import type { ConnectedUids } from './contract.js';
+
+/** Presence kinds of one uid, packed: 'w' ws, 'a' ajax, 'wa' both, '' none (the Redis scripts use the same letters). */
+export type Kinds = '' | 'w' | 'a' | 'wa';
+
+export const kindsOf = (on: { readonly ws: boolean; readonly ajax: boolean }): Kinds =>
+  on.ws ? (on.ajax ? 'wa' : 'w') : on.ajax ? 'a' : '';
+
+/**
+ * The cluster's connected uids, mutated in place, published through a BehaviorSubject whose
+ * emissions are coalesced: any number of changes between two runs of `scheduler` give ONE
+ * emission (scheduled with delay 0 on the first change after an emission). With the default
+ * asapScheduler that is at most one emission per microtask turn; with a TestScheduler, one per
+ * frame. Each emission is a fresh ConnectedUids object over the same live sets, so a change costs
+ * O(1) however many uids are connected.
+ */
+export class PresenceSets {
+  readonly #ws = new Set<Uid>();
+  readonly #ajax = new Set<Uid>();
+  readonly #any = new Set<Uid>();
+  readonly #subject: BehaviorSubject<ConnectedUids>;
+  readonly #scheduler: SchedulerLike;
+  #pending = false;
+  #closed = false;
+  readonly uids$: Observable<ConnectedUids>;
+
+  constructor(scheduler: SchedulerLike) {
+    this.#scheduler = scheduler;
+    this.#subject = new BehaviorSubject<ConnectedUids>(this.#view());
+    this.uids$ = this.#subject.asObservable();
+  }
+
+  kinds(uid: Uid): Kinds {
+    return kindsOf({ ws: this.#ws.has(uid), ajax: this.#ajax.has(uid) });
+  }
+
+  /** Sets the kinds of one uid; true when anything changed. */
+  set(uid: Uid, kinds: Kinds): boolean {
+    const w = toggle(this.#ws, uid, kinds.includes('w'));
+    const a = toggle(this.#ajax, uid, kinds.includes('a'));
+    const any = toggle(this.#any, uid, kinds !== '');
+    if (w || a || any) this.#schedule();
+    return w || a || any;
+  }
+
+  /** Replaces everything (a resync after a Redis reconnect: O(uids), once per reconnect). */
+  reset(entries: Iterable<readonly [Uid, Kinds]>): void {
+    this.#ws.clear();
+    this.#ajax.clear();
+    this.#any.clear();
+    for (const [uid, kinds] of entries) {
+      toggle(this.#ws, uid, kinds.includes('w'));
+      toggle(this.#ajax, uid, kinds.includes('a'));
+      toggle(this.#any, uid, kinds !== '');
+    }
+    this.#schedule();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#subject.complete();
+  }
+
+  #view(): ConnectedUids {
+    return Object.freeze({ ws: this.#ws, ajax: this.#ajax, any: this.#any });
+  }
+
+  #schedule(): void {
+    if (this.#pending || this.#closed) return;
+    this.#pending = true;
+    this.#scheduler.schedule(() => {
+      this.#pending = false;
+      if (!this.#closed) this.#subject.next(this.#view());
+    });
+  }
+}
+
+function toggle(set: Set<Uid>, uid: Uid, on: boolean): boolean {
+  if (on === set.has(uid)) return false;
+  if (on) set.add(uid);
+  else set.delete(uid);
+  return true;
+}
