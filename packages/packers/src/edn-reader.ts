@@ -141,6 +141,7 @@ class Reader {
         this.#step(1);
         break;
       }
+      if (c === CH.RPAREN || c === CH.RBRACKET || c === CH.RBRACE) this.fail(`unexpected ${String.fromCharCode(c)} (expected ${String.fromCharCode(close)})`);
       const v = this.#readForm();
       if (v === NOTHING) continue;
       items.push(v);
@@ -359,7 +360,9 @@ class Reader {
         return set;
       }
       case CH.UNDERSCORE:
+        if (++this.#depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`);
         this.#readValue();
+        this.#depth--;
         return NOTHING;
       case CH.HASH: {
         const tok = this.#i < s.length && !isTerminator(s.charCodeAt(this.#i)) ? this.#readToken() : '';
