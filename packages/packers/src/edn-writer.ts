@@ -26,6 +26,7 @@ const unsupported = (what: string): ChskError => new ChskError('protocol/unsuppo
 
 // Characters a string must escape: Clojure's own escapes, other C0 controls, and surrogates
 // (a lone one is written as \uXXXX; a valid pair stays raw).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f\ud800-\udfff]/;
 
 export function writeString(s: string): string {

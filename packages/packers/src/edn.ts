@@ -8,7 +8,8 @@ import { readEdn } from './edn-reader.js';
 import { writeEdn } from './edn-writer.js';
 import { decodeText } from './text.js';
 
-export const ednPacker: Packer = Object.freeze({
+/** A {@link Packer} whose `pack` is known to return text. */
+export const ednPacker: { pack(value: unknown, kind?: EnvelopeKind): string } & Packer = Object.freeze({
   binary: false,
   senteFormat: true,
   pack(value: unknown, kind?: EnvelopeKind): string {

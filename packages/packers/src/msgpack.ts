@@ -10,7 +10,7 @@
  * |---|---|
  * | `null` / `undefined`, boolean, string | nil, bool, str (an object property that is `undefined` is left out) |
  * | `number` | int up to 32 bits, else float64 (exact for safe integers) |
- * | `bigint` | int64 / uint64, read back as `bigint` (beyond 64 bits: an error) |
+ * | `bigint` | int64 / uint64, read back as `bigint` (beyond 64 bits it wraps: a known limit of `@msgpack/msgpack`) |
  * | `Array`, plain object | array, map (string keys; a `"__proto__"` key is refused when read) |
  * | `Uint8Array` | bin |
  * | `Date` | timestamp (ext −1, as Sente's) |
@@ -21,7 +21,7 @@
  * Malformed or truncated input and trailing bytes throw a `ChskError` `protocol/bad-frame`; an
  * unknown extension type reads as `@msgpack/msgpack`'s `ExtData`.
  */
-import { ChskError, type Packed, type Packer } from '@sente-rx/core';
+import { ChskError, type EnvelopeKind, type Packed, type Packer } from '@sente-rx/core';
 import { decode, encode, ExtensionCodec } from '@msgpack/msgpack';
 import { MAX_DEPTH, Uuid } from './shape.js';
 
@@ -62,7 +62,8 @@ codec.register({
   },
 });
 
-export const msgpackPacker: Packer = Object.freeze({
+/** A {@link Packer} whose `pack` is known to return bytes. */
+export const msgpackPacker: { pack(value: unknown, kind?: EnvelopeKind): Uint8Array } & Packer = Object.freeze({
   binary: true,
   senteFormat: false,
   pack(value: unknown): Uint8Array {

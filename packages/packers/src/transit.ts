@@ -110,7 +110,9 @@ function fromTransit(x: unknown, depth: number): unknown {
     return buildMap(keys, kws, values, (k) => bad(`duplicate map key ${String(k).slice(0, 40)}`));
   }
   if (transit.isSet(x)) {
-    const items = [...x].map((v: unknown) => fromTransit(v, depth + 1));
+    // forEach, not the iterator: transit-js's set iterator breaks on hash collisions (0 and "").
+    const items: unknown[] = [];
+    (x as Set<unknown>).forEach((v) => items.push(fromTransit(v, depth + 1)));
     const set = new Set(items);
     if (set.size !== items.length) throw bad('duplicate set element');
     return set;
@@ -140,7 +142,8 @@ const reader = transit.reader('json', {
 });
 const writer = transit.writer('json');
 
-export const transitPacker: Packer = Object.freeze({
+/** A {@link Packer} whose `pack` is known to return text. */
+export const transitPacker: { pack(value: unknown, kind?: EnvelopeKind): string } & Packer = Object.freeze({
   binary: false,
   senteFormat: true,
   pack(value: unknown, kind?: EnvelopeKind): string {
