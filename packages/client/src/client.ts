@@ -41,6 +41,7 @@ import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
+import { createRecoveryTracker } from './recovery.js';
 import { closedError, createRequests, requestError } from './requests.js';
 import { builtInTransports } from './transports/built-in.js';
 import type {
@@ -87,6 +88,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   const state$ = new BehaviorSubject<StatePair>([init, init]);
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
+  const recovery = createRecoveryTracker(logger);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -150,7 +152,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, position: recovery.queryValue });
     },
     onEvent,
   });
@@ -164,13 +166,15 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
         autoFeed({ kind: 'opened', type: t.type, at: now() });
         const first = !everHandshaken;
         everHandshaken = true;
-        setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData }));
-        emit([ReservedId.HANDSHAKE, [msg.uid, msg.handshakeData, first]]);
+        const recovered = recovery.onHandshake(msg.recovery);
+        setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData, recovered }));
+        // `recovered` (PROTOCOL.md §7) stays the LAST element, whatever the layout before it.
+        emit([ReservedId.HANDSHAKE, recovered === undefined ? [msg.uid, msg.handshakeData, first] : [msg.uid, msg.handshakeData, first, recovered]]);
         if (t.keepAlive) startKeepAlive();
         return;
       }
       case 'batch':
-        for (const ev of msg.events) {
+        for (const ev of recovery.filter(msg.events)) {
           if (isReservedId(ev[0]) && ev[0] !== ReservedId.BAD_EVENT) {
             logger.warn('sente-rx: ignored a server push with a reserved chsk/ id', { id: ev[0] });
             continue;

@@ -174,6 +174,11 @@ export interface TransportContext {
   readonly isOpen: () => boolean;
   /** The CSRF token to present now (re-read on every call), if any. */
   readonly csrfToken: () => string | undefined;
+  /**
+   * The `pos` query value to present now (re-read on every call): put it on the WebSocket URL and
+   * every Ajax GET (PROTOCOL.md §7). A transport that leaves it out just gets no recovery.
+   */
+  readonly position: () => string;
 }
 
 /** Builds one transport per connection attempt. */

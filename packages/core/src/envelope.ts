@@ -3,6 +3,7 @@
  * encoding of `[payload, cbId | null]` (Sente v1.21's format). See PROTOCOL.md for the catalogue.
  */
 import { asEvent, type ChskEvent, isEvent, isReservedId, preview, type Uid } from './event.js';
+import { type HandshakeRecovery, recoveryElement, splitHandshakeRecovery } from './positions.js';
 
 /** Correlates a request with its reply: 1–64 characters, opaque to the server. */
 export type CbId = string;
@@ -25,8 +26,9 @@ export type HandshakeData = readonly [uid: Uid, handshakeData: unknown, firstHan
 // ---- encoders ---------------------------------------------------------------------------------
 
 export const envelope = (payload: unknown, cbId: CbId | null = null): Envelope => [payload, cbId];
-export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first: boolean): Envelope => [
-  [HANDSHAKE, [uid, handshakeData ?? null, first]],
+/** `recovery`: only for a client that announced recovery support; it always travels LAST (PROTOCOL.md §7). */
+export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first: boolean, recovery?: HandshakeRecovery): Envelope => [
+  [HANDSHAKE, recovery === undefined ? [uid, handshakeData ?? null, first] : [uid, handshakeData ?? null, first, recoveryElement(recovery)]],
   null,
 ];
 export const batchEnvelope = (events: readonly ChskEvent[]): Envelope => [events, null];
@@ -57,7 +59,7 @@ export interface ClientMessage {
 
 /** What a client receives from a server, classified. */
 export type ServerMessage =
-  | { readonly kind: 'handshake'; readonly uid: Uid; readonly handshakeData: unknown; readonly first: boolean }
+  | { readonly kind: 'handshake'; readonly uid: Uid; readonly handshakeData: unknown; readonly first: boolean; readonly recovery?: HandshakeRecovery }
   | { readonly kind: 'batch'; readonly events: readonly ChskEvent[] }
   | { readonly kind: 'ping' }
   | { readonly kind: 'lp-timeout' }
@@ -76,11 +78,14 @@ export function parseServerMessage(x: unknown): Parsed<ServerMessage> {
   if (payload === LP_TIMEOUT) return { ok: true, value: { kind: 'lp-timeout' } };
   if (Array.isArray(payload)) {
     if (payload[0] === HANDSHAKE) {
-      const hs: unknown = payload[1];
-      if (!Array.isArray(hs) || typeof hs[0] !== 'string') {
+      const raw: unknown = payload[1];
+      if (!Array.isArray(raw) || typeof raw[0] !== 'string') {
         return fail(`handshake must be ["chsk/handshake", [uid, handshakeData, first]], got ${preview(payload, 80)}`);
       }
-      return { ok: true, value: { kind: 'handshake', uid: hs[0], handshakeData: hs[1] ?? null, first: hs[2] === true } };
+      const { rest: hs, recovery } = splitHandshakeRecovery(raw);
+      const uid = raw[0];
+      const value = { kind: 'handshake', uid, handshakeData: hs[1] ?? null, first: hs[2] === true } as const;
+      return { ok: true, value: recovery === undefined ? value : { ...value, recovery } };
     }
     return { ok: true, value: { kind: 'batch', events: payload.map(asEvent) } };
   }

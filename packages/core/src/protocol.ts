@@ -16,6 +16,11 @@ export const Query = Object.freeze({
   HANDSHAKE_ALT: 'handshake',
   /** Cache-buster on Ajax requests. */
   UDT: 'udt',
+  /**
+   * Recovery support and the client's position (WebSocket URL and every Ajax GET): `pos=` for
+   * "supported, no position yet", `pos=<epoch>.<u>.<g>` once it has one (PROTOCOL.md §7).
+   */
+  POS: 'pos',
 } as const);
 
 /** Request headers the server reads, lower-case (Node's spelling), and the client's spelling. */
@@ -54,6 +59,10 @@ export const ReservedId = Object.freeze({
   CLOSE: 'chsk/close',
   UIDPORT_OPEN: 'chsk/uidport-open',
   UIDPORT_CLOSE: 'chsk/uidport-close',
+  /** The first entry of a push batch sent to a recovery client: the positions of the entries after it. */
+  POS: 'chsk/pos',
+  /** The last element of a handshake sent to a recovery client: its position and `recovered`. */
+  RECOVERY: 'chsk/recovery',
   /** Reply value: the server could not handle or pack the request (see `REPLY_ERROR_VALUES`). */
   ERROR: 'chsk/error',
   /** Reply value: the connection (or the server) closed before the reply. */

@@ -27,7 +27,7 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
     if (ctx.type === 'ajax' && fetchFn !== undefined) {
       return ajaxTransport({
         ...ctx,
-        url: (q) => own(ajaxBase, q),
+        url: (q) => own(ajaxBase, { ...q, [Query.POS]: ctx.position() }),
         fetch: fetchFn,
         headers: () => {
           const token = ctx.csrfToken();
@@ -39,7 +39,7 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
     if (WebSocket === undefined) throw new TypeError('no WebSocket constructor');
     return webSocketTransport({
       ...ctx,
-      url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken() }),
+      url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken(), [Query.POS]: ctx.position() }),
       WebSocket,
       connectTimeoutMs: opts.wsConnectTimeoutMs ?? 10_000, // 10 s
     });
