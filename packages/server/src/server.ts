@@ -99,6 +99,11 @@ export interface ChannelSocketServer<C extends EventContract = UntypedContract> 
    * is ignored. A client without request support never replies: `'chsk/timeout'`.
    */
   request<E extends ServerRequestEvent<C>>(target: ClientTarget, event: E, opts: RequestOptions): Observable<ReplyOf<C, 'server', E[0]>>;
+  /**
+   * Connected uids (cluster-wide with a cluster broker). Emissions are coalesced by the broker:
+   * with the default in-memory one, `value` lags a connect or disconnect by at most one presence
+   * window (50 ms), and `chsk/uidport-*` events come right after the emission that includes them.
+   */
   readonly connectedUids$: ReadonlyBehaviorSubject<ConnectedUids>;
   /** Closes every connection (WebSocket 1001; held polls answered) and releases all timers. */
   close(): Promise<void>;

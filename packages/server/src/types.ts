@@ -114,7 +114,10 @@ export interface ServerOptions<TReq> {
   readonly maxPendingEvents?: number;
   /** @default consoleLogger: warnings and errors to the console; pass silentLogger to silence */
   readonly logger?: Logger;
-  /** Where `send` and connected-uid changes go. @default an in-memory broker (one process) */
+  /**
+   * Where `send`, `broadcast`, `request` and presence changes go. @default `inMemoryBroker({ scheduler })`
+   * (one process; `connectedUids$` coalesced over 50 ms windows, see `inMemoryBroker`)
+   */
   readonly broker?: Broker;
   /** Drives every timer; inject a `TestScheduler` or `VirtualTimeScheduler` in tests. @default asyncScheduler */
   readonly scheduler?: SchedulerLike;

@@ -9,7 +9,7 @@ import { ChskError, isChskError } from '@sente-rx/core';
 import type { ServerOptions } from '@sente-rx/server';
 import { chskPath, freshClientId, httpRequest, ManualScheduler, type RawWs, recordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
 import type { IncomingMessage } from 'node:http';
-import { firstValueFrom, type Observable } from 'rxjs';
+import { defer, firstValueFrom, type Observable, retry } from 'rxjs';
 
 type Req = [string, [string, unknown]];
 
@@ -116,6 +116,22 @@ describe('server→client requests', () => {
     tab.sendJson([['chsk/reply', [reqId, 'too late']], null]);
     await logger.waitFor((e) => e.msg.includes('ignored a chsk/reply for no request'));
     expect(result.now()).toEqual({ error });
+  });
+
+  it('is eager; defer(() => request(…)).pipe(retry(1)) asks again after a timeout', async () => {
+    const t = clock();
+    const srv = await start({ scheduler: t });
+    const tab = fx.rawWs(srv.port, { uid: 'alice' });
+    await tab.handshake();
+    const result = outcome(defer(() => srv.chsk.request({ uid: 'alice', clientId: tab.clientId }, ['app/ask', 1], { timeoutMs: 100 })).pipe(retry(1)));
+    const [, [first]] = await nextReq(tab);
+    t.advance(100); // the first attempt times out; retry subscribes again: a second chsk/req
+    const reqs = (): unknown[] => tab.received.flatMap((m) => (Array.isArray(m) && m[1] === null && Array.isArray(m[0]) ? (m[0] as unknown[]) : [])).filter((e) => Array.isArray(e) && e[0] === 'chsk/req');
+    await tab.next(() => reqs().length === 2);
+    const second = (reqs()[1] as Req)[1][0];
+    expect(second).not.toBe(first);
+    tab.sendJson([['chsk/reply', [second, 'ok']], null]);
+    expect(await result.settled).toEqual({ value: 'ok' });
   });
 
   it('fails with chsk/closed when the client leaves for good (grace expired), not before', async () => {
