@@ -168,7 +168,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
         everHandshaken = true;
         const recovered = recovery.onHandshake(msg.recovery);
         setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData, recovered }));
-        // `recovered` (PROTOCOL.md §7) stays the LAST element, whatever the layout before it.
+        // `recovered` (PROTOCOL.md §9) stays the LAST element, whatever the layout before it.
         emit([ReservedId.HANDSHAKE, recovered === undefined ? [msg.uid, msg.handshakeData, first] : [msg.uid, msg.handshakeData, first, recovered]]);
         if (t.keepAlive) startKeepAlive();
         return;

@@ -176,7 +176,7 @@ export interface TransportContext {
   readonly csrfToken: () => string | undefined;
   /**
    * The `pos` query value to present now (re-read on every call): put it on the WebSocket URL and
-   * every Ajax GET (PROTOCOL.md §7). A transport that leaves it out just gets no recovery.
+   * every Ajax GET (PROTOCOL.md §9). A transport that leaves it out just gets no recovery.
    */
   readonly position: () => string;
 }

@@ -26,7 +26,7 @@ export type HandshakeData = readonly [uid: Uid, handshakeData: unknown, firstHan
 // ---- encoders ---------------------------------------------------------------------------------
 
 export const envelope = (payload: unknown, cbId: CbId | null = null): Envelope => [payload, cbId];
-/** `recovery`: only for a client that announced recovery support; it always travels LAST (PROTOCOL.md §7). */
+/** `recovery`: only for a client that announced recovery support; it always travels LAST (PROTOCOL.md §9). */
 export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first: boolean, recovery?: HandshakeRecovery): Envelope => [
   [HANDSHAKE, recovery === undefined ? [uid, handshakeData ?? null, first] : [uid, handshakeData ?? null, first, recoveryElement(recovery)]],
   null,

@@ -1,5 +1,5 @@
 /**
- * Positions on the wire (PROTOCOL.md §7, "Recovery"): how a client says where it stands in the
+ * Positions on the wire (PROTOCOL.md §9, "Recovery"): how a client says where it stands in the
  * server's event log, how a push batch says where each of its events sits, and the recovery part
  * of the handshake. Pure codecs, shared by the client and the server; nothing here does IO.
  *

@@ -18,7 +18,7 @@ export const Query = Object.freeze({
   UDT: 'udt',
   /**
    * Recovery support and the client's position (WebSocket URL and every Ajax GET): `pos=` for
-   * "supported, no position yet", `pos=<epoch>.<u>.<g>` once it has one (PROTOCOL.md §7).
+   * "supported, no position yet", `pos=<epoch>.<u>.<g>` once it has one (PROTOCOL.md §9).
    */
   POS: 'pos',
 } as const);

@@ -31,7 +31,7 @@ export interface ChskState {
   /** When the next automatic reconnect is due (epoch ms). */
   readonly udtNextReconnect?: number;
   /**
-   * Set by each handshake after a reconnect with a position (PROTOCOL.md §7): `true` when every
+   * Set by each handshake after a reconnect with a position (PROTOCOL.md §9): `true` when every
    * event sent while the client was away was delivered, `false` when the server's log could not
    * fill the gap (refetch). Absent on a first connect and against a server without recovery.
    */
