@@ -173,7 +173,10 @@ async function run(actions: readonly Action[], maxEvents: number, maxAgeMs: numb
     const delivered = new Set(got);
     for (let n = c.owedFrom; n < sentTo.length; n++) {
       if (!(sentTo[n] ?? []).includes(c.name) || delivered.has(n)) continue;
-      const before = c.seen.findLastIndex((s) => s.kind === 'event' && s.n < n);
+      let before = -1;
+      c.seen.forEach((s, i) => {
+        if (s.kind === 'event' && s.n < n) before = i;
+      });
       const after = c.seen.findIndex((s) => s.kind === 'event' && s.n > n);
       const window = c.seen.slice(before + 1, after === -1 ? undefined : after);
       expect(
