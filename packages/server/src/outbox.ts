@@ -6,27 +6,35 @@ import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseRea
 import { type Subscription, timer } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
+import { type LogEntry, positionedBatch } from './recovery.js';
 import { CONN_TYPES, type Conn, type ConnType, type Registry } from './registry.js';
 
-// ---- addressing (targets): routed here, before the per-uid buffers -----------------------------
+// ---- addressing (targets) and positions: routed here, before the per-uid buffers ---------------
 
-/** A buffered event for one client of the uid only (a `{ uid, clientId }` send or a request); filtered per client at flush. */
-export class ForClient {
+/**
+ * A buffered event with more than the event: its place in the recovery log (`seq` 0: none), and,
+ * for a `{ uid, clientId }` send or a request, the one client it is for (filtered at flush).
+ * Plain events to a uid without a log stay bare `ChskEvent`s (no allocation per event).
+ */
+export class Entry implements LogEntry {
   constructor(
-    readonly clientId: string,
     readonly event: ChskEvent,
+    readonly clientId: string | undefined,
+    readonly stream: 'u' | 'g' = 'u',
+    readonly seq: number = 0,
   ) {}
 }
 
-type Buffered = ChskEvent | ForClient;
+export type Buffered = ChskEvent | Entry;
 
-/** The events of `buf` that `clientId` gets. */
-function eventsFor(buf: readonly Buffered[], clientId: string): readonly ChskEvent[] {
-  const out: ChskEvent[] = [];
-  for (const b of buf) {
-    if (!(b instanceof ForClient)) out.push(b);
-    else if (b.clientId === clientId) out.push(b.event);
-  }
+const eventOf = (b: Buffered): ChskEvent => (b instanceof Entry ? b.event : b);
+/** A buffered item as a log entry (a bare event is not in the log). */
+export const entryOf = (b: Buffered): LogEntry => (b instanceof Entry ? b : { event: b, stream: 'u', seq: 0 });
+
+/** The items of `buf` that `clientId` gets. */
+function eventsFor(buf: readonly Buffered[], clientId: string): readonly Buffered[] {
+  const out: Buffered[] = [];
+  for (const b of buf) if (!(b instanceof Entry) || b.clientId === undefined || b.clientId === clientId) out.push(b);
   return out;
 }
 
@@ -44,31 +52,34 @@ export class Outbox {
   /** A publish from the broker: routed by target to the per-uid buffers of this node's clients. */
   deliver(msg: BrokerMessage): void {
     if (this.ctx.closing) return;
-    const { target, events, flush } = msg;
-    if (target.kind === 'all') {
-      for (const type of CONN_TYPES) for (const uid of [...this.registry.uids(type)]) this.deliverTo(type, uid, events, flush, undefined);
-      return;
-    }
-    const { uid } = target;
+    const { target, events, flush, logged } = msg;
     const clientId = target.kind === 'client' ? target.clientId : undefined;
-    if (clientId === undefined && events.length === 1 && events[0]?.[0] === ReservedId.CLOSE) {
-      this.closeUid(uid, flush);
+    if (clientId === undefined && events.length === 1 && events[0]?.[0] === ReservedId.CLOSE && target.kind === 'uid') {
+      this.closeUid(target.uid, flush);
       return;
     }
-    for (const type of CONN_TYPES) this.deliverTo(type, uid, events, flush, clientId);
+    const items: readonly Buffered[] =
+      clientId === undefined && logged === undefined
+        ? events
+        : events.map((e, i) => {
+            const l = logged?.[i];
+            return new Entry(e, clientId, l?.stream, l?.seq);
+          });
+    if (target.kind === 'all') {
+      for (const type of CONN_TYPES) for (const uid of [...this.registry.uids(type)]) this.deliverTo(type, uid, items, flush, undefined);
+      return;
+    }
+    for (const type of CONN_TYPES) this.deliverTo(type, target.uid, items, flush, clientId);
   }
 
-  /** Buffers `events` for the clients of `uid` on `type` (only `clientId`, when given); the per-uid batching is unchanged. */
-  private deliverTo(type: ConnType, uid: Uid, events: readonly ChskEvent[], flush: boolean, clientId: string | undefined): void {
+  /** Buffers `items` for the clients of `uid` on `type` (only `clientId`, when given); the per-uid batching is unchanged. */
+  private deliverTo(type: ConnType, uid: Uid, items: readonly Buffered[], flush: boolean, clientId: string | undefined): void {
     const clients = this.registry.clients(type, uid);
     if (clients === undefined || (clientId !== undefined && !clients.has(clientId))) return;
     let buf = this.bufs[type].get(uid);
     if (buf === undefined) this.bufs[type].set(uid, (buf = []));
-    if (clientId === undefined) for (const e of events) buf.push(e);
-    else {
-      for (const e of events) buf.push(new ForClient(clientId, e));
-      this.targeted[type].add(uid);
-    }
+    for (const e of items) buf.push(e);
+    if (clientId !== undefined) this.targeted[type].add(uid);
     const windowMs = this.ctx.options.sendBufMs[type];
     if (flush || windowMs === 0) this.flush(type, uid);
     else if (!this.timers[type].has(uid)) {
@@ -98,15 +109,18 @@ export class Outbox {
       this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: buf.length });
       return;
     }
-    let events = buf as readonly ChskEvent[];
-    // Clients with nothing pending share one packed batch.
+    let events: readonly Buffered[] = buf;
+    // Clients with nothing pending share one packed batch (one for plain clients, one per epoch for recovery clients).
     let shared: Packed | undefined;
     let sharedPacked = false;
+    let sharedPos: Packed | undefined;
+    let sharedEpoch: string | null = null;
     for (const conn of clients.values()) {
       if (targeted) {
         // A client-targeted entry: this client's events differ from the others', so no shared batch.
         events = eventsFor(buf, conn.clientId);
         sharedPacked = false;
+        sharedEpoch = null;
         if (events.length === 0) continue;
       }
       const ch = conn.ch;
@@ -115,13 +129,20 @@ export class Outbox {
         continue;
       }
       let batch: Packed | undefined;
-      if (conn.pending === null) {
+      if (conn.pending !== null) batch = this.pack(conn.pending.concat(events), uid, conn.epoch);
+      else if (conn.epoch !== null) {
+        if (sharedEpoch !== conn.epoch) {
+          sharedPos = this.pack(events, uid, conn.epoch);
+          sharedEpoch = conn.epoch;
+        }
+        batch = sharedPos;
+      } else {
         if (!sharedPacked) {
-          shared = this.pack(events, uid);
+          shared = this.pack(events, uid, null);
           sharedPacked = true;
         }
         batch = shared;
-      } else batch = this.pack(conn.pending.concat(events), uid);
+      }
       conn.pending = null;
       if (batch !== undefined) ch.send(batch);
     }
@@ -130,9 +151,22 @@ export class Outbox {
   /** The batch of events kept for `conn` while it had no channel, packed, and the queue emptied. */
   takePending(conn: Conn): Packed | undefined {
     if (conn.pending === null) return undefined;
-    const packed = this.pack(conn.pending, conn.uid);
+    const packed = this.pack(conn.pending, conn.uid, conn.epoch);
     conn.pending = null;
     return packed;
+  }
+
+  /** Recovery: the entries kept for `conn`, with their positions, and the queue emptied. */
+  takePendingEntries(conn: Conn): LogEntry[] {
+    const pending = conn.pending ?? [];
+    conn.pending = null;
+    return pending.map(entryOf);
+  }
+
+  /** Recovery: `entries` as one positioned batch for `conn` (its epoch set), or `undefined` when there is nothing to send. */
+  packEntries(conn: Conn, entries: readonly LogEntry[]): Packed | undefined {
+    if (entries.length === 0) return undefined;
+    return this.pack(entries.map((e) => (e instanceof Entry ? e : new Entry(e.event, undefined, e.stream, e.seq))), conn.uid, conn.epoch);
   }
 
   /**
@@ -140,12 +174,14 @@ export class Outbox {
    * (a BigInt, a cycle) only shows here, inside a timer: drop those events, log them, and deliver
    * the rest rather than throw out of the timer.
    */
-  private pack(events: readonly ChskEvent[], uid: Uid): Packed | undefined {
+  private pack(items: readonly Buffered[], uid: Uid, epoch: string | null): Packed | undefined {
     const { packer } = this.ctx;
+    const batch = (xs: readonly Buffered[]): readonly ChskEvent[] => (epoch === null ? xs.map(eventOf) : positionedBatch(epoch, xs.map(entryOf)));
     try {
-      return packer.pack(batchEnvelope(events));
+      return packer.pack(batchEnvelope(batch(items)));
     } catch {
-      const ok = events.filter((e) => {
+      const ok = items.filter((b) => {
+        const e = eventOf(b);
         try {
           packer.pack(e);
           return true;
@@ -154,11 +190,11 @@ export class Outbox {
           return false;
         }
       });
-      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(ok));
+      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(batch(ok)));
     }
   }
 
-  private addPending(conn: Conn, events: readonly ChskEvent[]): void {
+  private addPending(conn: Conn, events: readonly Buffered[]): void {
     const pending = (conn.pending ??= []);
     for (const e of events) pending.push(e);
     const over = pending.length - this.ctx.options.maxPendingEvents;

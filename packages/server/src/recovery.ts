@@ -90,6 +90,26 @@ export interface LogRead {
   readonly events: readonly LogEntry[];
   /** The head (where a client that saw everything stands). */
   readonly head: Position;
+  /**
+   * When the client's position could not be resumed (or it had none) but the log could be read
+   * from the `base` the caller took before registering the connection: `base`, and `events` are
+   * everything after it. So the start precedes the registration and nothing sent to the client
+   * from then on is behind it.
+   */
+  readonly start?: Position;
+}
+
+async function readAll(log: RecoveryLog, uid: string, clientId: string, from: Position): Promise<{ readonly complete: boolean; readonly events: LogEntry[]; readonly head: Position }> {
+  const events: LogEntry[] = [];
+  let at = from;
+  for (let pages = 0; pages < MAX_PAGES; pages++) {
+    const page = await log.history(uid, clientId, at, PAGE);
+    if (!page.complete) return { complete: false, events: [], head: page.position };
+    for (const e of page.events) events.push(e);
+    at = page.position;
+    if (page.events.length < PAGE) return { complete: true, events, head: page.position };
+  }
+  return { complete: false, events: [], head: await log.head(uid) };
 }
 
 /**
@@ -97,31 +117,101 @@ export interface LogRead {
  * caller must have registered the connection (interest) before calling. Rejects only when the
  * log's store is unreachable; the caller then treats the client as a gap.
  */
-export async function readStart(log: RecoveryLog, uid: string, clientId: string, q: Exclude<PositionQuery, { kind: 'absent' }>): Promise<LogRead> {
+export async function readStart(log: RecoveryLog, uid: string, clientId: string, q: Exclude<PositionQuery, { kind: 'absent' }>, base?: Position): Promise<LogRead> {
   await log.settled();
-  if (q.kind !== 'position') return { complete: false, events: [], head: await log.head(uid) };
-  const events: LogEntry[] = [];
-  let from = q.position;
-  for (let pages = 0; ; pages++) {
-    if (pages === MAX_PAGES) return { complete: false, events: [], head: await log.head(uid) };
-    const page = await log.history(uid, clientId, from, PAGE);
-    if (!page.complete) return { complete: false, events: [], head: page.position };
-    for (const e of page.events) events.push(e);
-    from = page.position;
-    if (page.events.length < PAGE) return { complete: true, events, head: page.position };
+  if (q.kind === 'position') {
+    const r = await readAll(log, uid, clientId, q.position);
+    if (r.complete) return r;
   }
+  if (base !== undefined) {
+    const r = await readAll(log, uid, clientId, base);
+    if (r.complete) return { complete: false, events: r.events, head: r.head, start: base };
+  }
+  return { complete: false, events: [], head: await log.head(uid) };
+}
+
+/** What a connect needs of its session (see `runStart`). */
+export interface StartHooks {
+  /** Registers the connection with no channel (interest on); false when the session went away meanwhile. */
+  register(): boolean;
+  /** Whether the session still wants the plan (open, not replaced). */
+  current(): boolean;
+  /** The entries held for the connection so far. */
+  pending(): readonly LogEntry[];
+  /** Sends the plan and opens the channel; runs synchronously right after the plan is made. */
+  apply(plan: StartPlan): void;
+  /** The log could not be read (or a hook threw). */
+  failed(err: unknown): void;
+}
+
+/**
+ * A connect (WebSocket open, Ajax handshake) of a client that presented `q`: reads the head first,
+ * registers the connection, reads the log (from the client's position, else from that head), and
+ * applies the plan in the same synchronous step as it is made. Never rejects.
+ */
+export function runStart(log: RecoveryLog, uid: string, clientId: string, q: Exclude<PositionQuery, { kind: 'absent' }>, h: StartHooks): void {
+  const read = async (): Promise<LogRead | undefined> => {
+    const base = await log.head(uid);
+    if (!h.register()) return undefined;
+    return readStart(log, uid, clientId, q, base);
+  };
+  read().then(
+    (r) => {
+      if (r === undefined || !h.current()) return;
+      let plan: StartPlan;
+      try {
+        plan = planStart(q, r, h.pending());
+      } catch (err) {
+        h.failed(err);
+        return;
+      }
+      h.apply(plan);
+    },
+    (err: unknown) => {
+      if (h.current()) h.failed(err);
+    },
+  ).catch((err: unknown) => h.failed(err));
 }
 
 const seen = (p: Position, e: EventPosition): number => (e.stream === 'u' ? p.u : p.g);
 const key = (e: EventPosition): string => `${e.stream}${e.seq}`;
 
-/** Replay events the queue does not hold (older), then the queue, minus what the client has (seq ≤ from). */
+/**
+ * The events a client gets after `from`: the log's (in log order: the replay reaches the head at
+ * the time of the read), then the queue's logged entries that are newer than the read (published
+ * after it), each once, minus what the client has (seq ≤ from). The log may hold events this node
+ * has not delivered yet (a send buffer, a cluster bus), so the queue is never assumed older.
+ * Unlogged entries (server→client requests) keep their place after the logged entry that preceded
+ * them in the queue (first, when none did).
+ */
 export function mergeReplay(from: Position, replay: readonly LogEntry[], pending: readonly LogEntry[]): LogEntry[] {
-  const held = new Set<string>();
-  for (const e of pending) if (e.seq > 0) held.add(key(e));
-  const out: LogEntry[] = [];
-  for (const e of replay) if (!held.has(key(e)) && e.seq > seen(from, e)) out.push(e);
-  for (const e of pending) if (e.seq === 0 || e.seq > seen(from, e)) out.push(e);
+  const inReplay = new Set<string>();
+  for (const e of replay) inReplay.add(key(e));
+  const lead: LogEntry[] = [];
+  const followers = new Map<string, LogEntry[]>();
+  const tail: LogEntry[] = [];
+  let anchor: string | undefined;
+  for (const e of pending) {
+    if (e.seq === 0) {
+      if (anchor === undefined) lead.push(e);
+      else {
+        let f = followers.get(anchor);
+        if (f === undefined) followers.set(anchor, (f = []));
+        f.push(e);
+      }
+    } else if (e.seq <= seen(from, e)) anchor = undefined; // the client has it: what follows it comes first
+    else {
+      anchor = key(e);
+      if (!inReplay.has(anchor)) tail.push(e);
+    }
+  }
+  const out = lead;
+  const put = (e: LogEntry): void => {
+    out.push(e);
+    for (const f of followers.get(key(e)) ?? []) out.push(f);
+  };
+  for (const e of replay) if (e.seq > seen(from, e)) put(e);
+  for (const e of tail) put(e);
   return out;
 }
 
@@ -146,6 +236,10 @@ export interface StartPlan {
 export function planStart(q: Exclude<PositionQuery, { kind: 'absent' }>, read: LogRead, pending: readonly LogEntry[]): StartPlan {
   if (q.kind === 'position' && read.complete) {
     return { recovery: { position: q.position, recovered: true }, entries: mergeReplay(q.position, read.events, pending) };
+  }
+  if (read.start !== undefined) {
+    const position = read.start;
+    return { recovery: q.kind === 'none' ? { position } : { position, recovered: false }, entries: mergeReplay(position, read.events, pending) };
   }
   const position = startBefore(read.head, pending);
   const recovery: HandshakeRecovery = q.kind === 'none' ? { position } : { position, recovered: false };

@@ -45,6 +45,8 @@ import { type Broker, type BrokerRequest, EMPTY_UIDS, inMemoryBroker, type SendT
 import type { CoreContext, Origin, RefuseFn } from './channel.js';
 import { resolveOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { resolveRecoveryOption } from './recovery.js';
+import { RecoveryStarts } from './recovery-start.js';
 import { runPipeline } from './pipeline.js';
 import { Registry } from './registry.js';
 import { type ReplyCheck, Requests } from './requests.js';
@@ -119,7 +121,7 @@ class Admitted<TReq> implements AdmittedRequest {
   ) {}
 
   wsOpen(channel: ServerChannel, info: RequestInfo): WsConnection {
-    return this.srv.ws.open(channel, this.clientId, this.req, info);
+    return this.srv.ws.open(channel, this.clientId, this.req, info, this.view);
   }
 
   ajaxGet(info: RequestInfo, res: AjaxResponder): void {
@@ -176,15 +178,17 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
       },
     });
     this.ownsBroker = options.broker === undefined;
-    this.broker = options.broker ?? inMemoryBroker({ scheduler: this.scheduler });
+    const recoveryBounds = resolveRecoveryOption(options.recovery);
+    this.broker = options.broker ?? inMemoryBroker({ scheduler: this.scheduler, recovery: recoveryBounds ?? false });
     if (this.options.csrfToken === undefined) {
       this.logger.warn('sente-rx: no csrfToken option, so every request fails the CSRF check; pass csrfToken: () => SKIP_CSRF_CHECK to rely on origin checks alone');
     }
     this.send = (target, event, opts) => this.publishTo(this.sendTarget(target), event, opts, 'send(target, event)');
     this.registry = new Registry(this, this.broker);
     this.outbox = new Outbox(this, this.registry);
-    this.ws = new WsSessions(this, this.registry, this.outbox);
-    this.ajax = new AjaxSessions(this, this.registry, this.outbox);
+    const recovery = new RecoveryStarts(this, this.broker, recoveryBounds !== undefined);
+    this.ws = new WsSessions(this, this.registry, this.outbox, recovery);
+    this.ajax = new AjaxSessions(this, this.registry, this.outbox, recovery);
     const events = this.events;
     const checkReply: ReplyCheck = (id, value) => {
       if (events === undefined) return undefined;
