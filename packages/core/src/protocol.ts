@@ -54,6 +54,12 @@ export const ReservedId = Object.freeze({
   CLOSE: 'chsk/close',
   UIDPORT_OPEN: 'chsk/uidport-open',
   UIDPORT_CLOSE: 'chsk/uidport-close',
+  /** A server→client request inside a push batch: `["chsk/req", [reqId, event]]` (PROTOCOL.md §7). */
+  REQUEST: 'chsk/req',
+  /** A client's answer to a server request: `["chsk/reply", [reqId, value]]` or `[reqId, null, "chsk/error", issues?]`. */
+  REPLY: 'chsk/reply',
+  /** A push entry carrying a refused client request's validation issues, just before its `chsk/error` reply. */
+  ISSUES: 'chsk/issues',
   /** Reply value: the server could not handle or pack the request (see `REPLY_ERROR_VALUES`). */
   ERROR: 'chsk/error',
   /** Reply value: the connection (or the server) closed before the reply. */
