@@ -28,6 +28,7 @@ import { AjaxSessions } from './ajax-session.js';
 import { type Broker, EMPTY_UIDS, inMemoryBroker } from './broker.js';
 import type { CoreContext, Origin } from './channel.js';
 import { resolveOptions } from './options.js';
+import { guardedRecv } from './guarded-recv.js';
 import { Outbox } from './outbox.js';
 import { runPipeline } from './pipeline.js';
 import { Registry } from './registry.js';
@@ -54,7 +55,17 @@ import { WsSessions } from './ws-session.js';
 
 /** What `createChannelSocketServer` returns, before the adapter adds its handlers. */
 export interface ChannelSocketServer {
-  /** Hot. Never errors because of a client's input; completes on `close()`. */
+  /**
+   * Hot. Never errors because of a client's input; completes on `close()`.
+   *
+   * App code is isolated: a subscriber whose `next` (or `error`/`complete`) throws is logged at
+   * error level with the event's `id`, `clientId` and `uid`, and keeps its subscription; an
+   * operator chain on `recv$` that throws with no error handler ends that subscription, logged.
+   * Either way nothing reaches the process (RxJS would rethrow it from a `setTimeout`: an
+   * `uncaughtException`), and `recv$` and every other subscriber go on. How: see guarded-recv.ts.
+   * Prefer `startServerChskRouter`, which isolates each handler call and fails a pending reply
+   * with `chsk/error`.
+   */
   readonly recv$: Observable<ServerEventMsg>;
   /** Push `event` to every client of `uid`, on every transport (and, with a cluster broker, every node). */
   readonly send: SendFn;
@@ -215,7 +226,7 @@ export function createChannelSocketServer<TReq, TApi extends object>(
   const srv = new Server<TReq>(options);
   const api = adapter.bind(srv);
   const base: ChannelSocketServer = {
-    recv$: srv.recv.asObservable(),
+    recv$: guardedRecv(srv.recv, srv.logger),
     send: srv.send,
     connectedUids$: readonlyBehaviorSubject(srv.uids$),
     close: () => srv.close(),
