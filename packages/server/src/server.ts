@@ -29,6 +29,7 @@ import { type Broker, EMPTY_UIDS, inMemoryBroker } from './broker.js';
 import type { CoreContext, Origin } from './channel.js';
 import { resolveOptions } from './options.js';
 import { guardedRecv } from './guarded-recv.js';
+import { isolatedBroker } from './isolated-broker.js';
 import { Outbox } from './outbox.js';
 import { runPipeline } from './pipeline.js';
 import { Registry } from './registry.js';
@@ -124,7 +125,7 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
     this.logger = options.logger ?? consoleLogger;
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.ownsBroker = options.broker === undefined;
-    this.broker = options.broker ?? inMemoryBroker();
+    this.broker = isolatedBroker(options.broker ?? inMemoryBroker(), this.logger);
     if (this.options.csrfToken === undefined) {
       this.logger.warn('sente-rx: no csrfToken option, so every request fails the CSRF check; pass csrfToken: () => SKIP_CSRF_CHECK to rely on origin checks alone');
     }
@@ -134,7 +135,13 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
     this.ws = new WsSessions(this, this.registry, this.outbox);
     this.ajax = new AjaxSessions(this, this.registry, this.outbox);
     this.broker.connect({ deliver: (msg) => this.outbox.deliver(msg) });
-    this.subs.push(this.broker.connectedUids$.subscribe((u) => this.uids$.next(u)));
+    this.subs.push(
+      this.broker.connectedUids$.subscribe({
+        next: (u) => this.uids$.next(u),
+        // Without a handler RxJS would rethrow it from a setTimeout and the process would exit.
+        error: (err: unknown) => this.logger.error('sente-rx: the broker\'s connectedUids$ errored; connectedUids$ stops changing', { err }),
+      }),
+    );
   }
 
   emit(from: Origin, event: ChskEvent, request: RequestInfo, reply?: (v: unknown) => void): void {

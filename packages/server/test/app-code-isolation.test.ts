@@ -4,8 +4,9 @@
  * operator chain that errors without an error handler, and the request-typed options are each
  * logged with the event id and the client, and every other client keeps being served.
  */
-import { map } from 'rxjs';
+import { map, Subject } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Broker, type ConnectedUids, inMemoryBroker } from '@sente-rx/server';
 import { chskPath, freshClientId, httpRequest, recordingLogger, type RecordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
 
 const escaped: unknown[] = [];
@@ -124,5 +125,56 @@ describe('recv$ subscribers that throw', () => {
     await afterRxjsReports();
     expect(escaped).toEqual([]);
     expect(logger.entries.filter((e) => e.level === 'error' && e.data?.['id'] === 'test/boom').map((e) => e.data?.['clientId'])).toEqual([clientId]);
+  });
+});
+
+describe('a broker that throws', () => {
+  const fx = useFixtures();
+
+  it('setPresence, publish and connectedUids$ failing are logged; clients are still served', async () => {
+    const logger = recordingLogger();
+    const inner = inMemoryBroker();
+    const uids$ = new Subject<ConnectedUids>();
+    const broker: Broker = {
+      connect: (node) => inner.connect(node),
+      publish: (msg) => {
+        if (msg.events.some((e) => e[0] === 'test/lost')) throw new Error('publish boom');
+        inner.publish(msg);
+      },
+      setPresence: () => {
+        throw new Error('presence boom');
+      },
+      connectedUids$: uids$.asObservable(),
+      close: () => inner.close(),
+    };
+    const srv = await fx.startServer({ logger, broker });
+    let sendThrew: unknown = 'did not run';
+    srv.chsk.recv$.subscribe((m) => {
+      if (m.id !== 'test/echo') return;
+      try {
+        m.send(m.uid, ['test/lost', 1]);
+        sendThrew = null;
+      } catch (err) {
+        sendThrew = err;
+      }
+      m.reply?.(m.data);
+    });
+    // setPresence throws inside the upgrade: the socket still opens and gets its handshake
+    const a = fx.rawWs(srv.port, { uid: 'alice' });
+    await a.handshake();
+    uids$.error(new Error('uids boom'));
+    expect(await a.request(['test/echo', 'x'], 'cb')).toBe('x');
+    const b = fx.rawWs(srv.port, { uid: 'bob' });
+    await b.handshake();
+    expect(await b.request(['test/echo', 'y'], 'cb')).toBe('y');
+    await afterRxjsReports();
+
+    expect(escaped).toEqual([]);
+    expect(sendThrew).toBeNull();
+    const messages = logger.entries.filter((e) => e.level === 'error').map((e) => (e.data?.['err'] as Error | undefined)?.message);
+    expect(messages).toContain('presence boom');
+    expect(messages).toContain('publish boom');
+    expect(messages).toContain('uids boom');
+    expect(logger.entries.find((e) => (e.data?.['err'] as Error | undefined)?.message === 'publish boom')?.data).toMatchObject({ uid: 'alice', ids: ['test/lost'] });
   });
 });
