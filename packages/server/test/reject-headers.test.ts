@@ -5,12 +5,11 @@
  * Outcome (PROTOCOL.md §5): an invalid header is dropped and logged; the refusal keeps its status
  * and body. A status that cannot be a refusal becomes a logged 500.
  */
-import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Rejection } from '@sente-rx/server';
 import { chskPath, httpRequest, recordingLogger, type RecordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
+import { rawUpgrade } from './raw-upgrade.js';
 
 const escaped: unknown[] = [];
 const onEscape = (err: unknown): void => void escaped.push(err);
@@ -21,28 +20,7 @@ beforeEach(() => {
 afterEach(() => void process.off('uncaughtException', onEscape));
 
 /** The refused upgrade's response bytes, exactly as the server wrote them (raw TCP). */
-function upgradeBytes(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const t = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('no answer'));
-    }, 5_000);
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => undefined);
-    socket.once('close', () => {
-      clearTimeout(t);
-      resolve(Buffer.concat(chunks).toString('latin1'));
-    });
-    socket.once('connect', () =>
-      socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      ),
-    );
-  });
-}
+const upgradeBytes = async (port: number, path: string): Promise<string> => (await rawUpgrade(port, path).result).text;
 
 /** The header lines of a raw response (lower-cased names). */
 const headerLines = (raw: string): string[] =>

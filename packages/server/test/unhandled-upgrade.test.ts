@@ -4,53 +4,17 @@
  * get theirs; `attach` matches paths with `requestPath`; the set-up warnings (an unknown upgrade
  * path, an upgrade that reached the Ajax handler) are logged at most once a minute.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createChannelSocketServer, SKIP_CSRF_CHECK } from '@sente-rx/server';
 import { nodeAdapter, UNHANDLED_UPGRADE_MS } from '@sente-rx/server/node';
 import { chskPath, httpRequest, ManualScheduler, recordingLogger, useFixtures } from '@sente-rx/fixtures';
-
-interface RawResult {
-  /** Everything the server sent before closing. */
-  readonly text: string;
-  readonly status: number;
-}
-
-/** An upgrade request written by hand on a raw TCP socket; resolves once the server has closed it. */
-function rawUpgrade(port: number, target: string, ms = 5_000): { socket: net.Socket; result: Promise<RawResult>; firstBytes: Promise<string> } {
-  const socket = net.connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  let gotFirst: (s: string) => void = () => undefined;
-  const firstBytes = new Promise<string>((r) => (gotFirst = r));
-  socket.on('data', (c: Buffer) => {
-    chunks.push(c);
-    gotFirst(c.toString('latin1'));
-  });
-  socket.on('error', () => undefined);
-  const result = new Promise<RawResult>((resolve, reject) => {
-    const t = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer to the upgrade for ${target} within ${ms} ms`));
-    }, ms);
-    socket.once('close', () => {
-      clearTimeout(t);
-      const text = Buffer.concat(chunks).toString('latin1');
-      resolve({ text, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0) });
-    });
-  });
-  socket.once('connect', () =>
-    socket.write(
-      `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    ),
-  );
-  return { socket, result, firstBytes };
-}
+import { rawUpgrade } from './raw-upgrade.js';
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
