@@ -15,7 +15,6 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ALL_USERS_WITHOUT_UID, NIL_UID, type ChskEvent, type Logger } from '@sente-rx/core';
 import { createChannelSocketServer, type ServerEventMsg, type ServerOptions } from '@sente-rx/server';
@@ -254,13 +253,10 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  // Upgrades are routed as requests are (by requestPath), and every one gets an answer: ours go to
-  // the chsk server, any other path gets a 404 instead of an open socket nobody serves.
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (requestPath(req) === CHSK_PATH) return chsk.handleUpgrade(req, socket, head);
-    socket.on('error', () => socket.destroy());
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 9\r\n\r\nNot found');
-  });
+  // attach matches the path with requestPath (no request line makes it throw) and answers every
+  // upgrade no listener takes with 400. The breaker's watcher is our only other upgrade listener
+  // and never takes a socket, so there is nothing to wait for: unhandledUpgradeMs 0.
+  chsk.attach(server, { path: CHSK_PATH, unhandledUpgradeMs: 0 });
   const unwatchUpgrades = breaker.watchUpgrades(server);
 
   await new Promise<void>((resolve, reject) => {
@@ -282,8 +278,8 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
       (closing ??= (async () => {
         if (loopTimer !== undefined) clearInterval(loopTimer);
         loopTimer = undefined;
-        // Node destroys an upgrade request nobody listens for; with our watcher still attached, a
-        // client reconnecting mid-shutdown would be handed to the watcher alone and never closed.
+        // The watcher would only keep tracking sockets of clients reconnecting mid-shutdown (attach's
+        // listener stays and refuses them with 503).
         unwatchUpgrades();
         const closed = new Promise<void>((resolve) => server.close(() => resolve())); // no new connections
         breaker.destroyAll();

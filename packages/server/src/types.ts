@@ -92,7 +92,14 @@ export interface ServerOptions<TReq> {
   readonly allowedOrigins?: AllowedOrigins;
   /** Refuse with 401 when this returns false. */
   readonly authorized?: (req: TReq) => boolean;
-  /** Runs before every built-in check; a non-null result refuses the request with that response. */
+  /**
+   * Runs before every built-in check; a non-null result refuses the request with that response.
+   * It is never written raw: a header whose name is not a token or whose value is not printable
+   * ASCII (CR/LF, `✓`, …) is dropped, as are framing headers (`Content-Length`,
+   * `Transfer-Encoding`, `Connection`, `Upgrade`, `Keep-Alive`); the refusal keeps its status and
+   * body, and each drop is logged at error level. A `status` that is not an integer in 300..599
+   * is answered 500 instead, logged. A throw is answered 500, logged.
+   */
   readonly reject?: (req: TReq) => Rejection | null | undefined;
   /** @default jsonPacker */
   readonly packer?: Packer;
