@@ -1,0 +1,87 @@
+/**
+ * inMemoryPair: the real client and server over the in-memory network, in virtual time. The first
+ * test is issue 8's proof that every timer of both cores runs on the injected scheduler: connect,
+ * keep-alive ping, ping timeout, reconnect with backoff, grace expiry and long-poll timeout, with
+ * fake timers installed and no real timer ever asked for.
+ */
+import { silentLogger, type CloseReason } from '@sente-rx/core';
+import { inMemoryPair } from '@sente-rx/testing';
+import { TestScheduler } from 'rxjs/testing';
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+
+const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+/** Real timers: any call means some code bypassed the scheduler. */
+let timerSpies: MockInstance[] = [];
+beforeEach(() => {
+  vi.useFakeTimers();
+  timerSpies = (['setTimeout', 'setInterval', 'setImmediate'] as const).map((name) => vi.spyOn(globalThis, name));
+});
+afterEach(() => {
+  for (const s of timerSpies) s.mockRestore();
+  vi.useRealTimers();
+});
+const realTimersUsed = (): number => timerSpies.reduce((n, s) => n + s.mock.calls.length, 0) + vi.getTimerCount();
+
+describe('inMemoryPair (virtual time, no real timer)', () => {
+  it('connect, keep-alive ping, ping timeout, reconnect with backoff, grace expiry and long-poll timeout', () => {
+    const ts = newScheduler();
+    ts.run(({ flush }) => {
+      const pair = inMemoryPair({
+        scheduler: ts,
+        uid: 'alice',
+        latencyMs: 1,
+        server: { logger: silentLogger, reconnectGraceMs: { ws: 300, ajax: 300 }, lpTimeoutMs: 1_000, wsKeepAliveMs: 0 },
+        client: { type: 'ws', logger: silentLogger, wsKeepAliveMs: 1_000, wsPingTimeoutMs: 200, backoffMs: (n) => n * 250 },
+      });
+      const bob = pair.addClient({ uid: 'bob', client: { type: 'ajax', logger: silentLogger, backoffMs: (n) => n * 250 } });
+      const server: string[] = [];
+      pair.server.recv$.subscribe((m) => server.push(`${ts.now()} ${m.id}${typeof m.data === 'string' ? ` ${m.data}` : ''}`));
+      const alice: string[] = [];
+      pair.client.state$.subscribe(([old, s]) => {
+        if (s.opened) alice.push(`${ts.now()} open`);
+        if (s.closed) alice.push(`${ts.now()} closed ${s.lastClose?.reason ?? '?'}`);
+        if (s.udtNextReconnect !== undefined && s.udtNextReconnect !== old.udtNextReconnect) alice.push(`${ts.now()} retry at ${s.udtNextReconnect}`);
+      });
+
+      ts.schedule(() => pair.client.breakConnection({ silent: true }), 600); // the path dies quietly
+      ts.schedule(() => pair.network.down(), 2_000);
+      ts.schedule(() => pair.network.up(), 2_600);
+      ts.schedule(() => void pair.close(), 4_000);
+      flush();
+
+      const reasons: CloseReason[] = ['ws-ping-timeout', 'unexpected'];
+      expect(alice).toEqual([
+        '2 open', // connect: the attempt reaches the server at 1, the handshake arrives at 2
+        // keep-alive: a ping at 502 (500 ms silent) is answered at 504; the next check at 1002 sees
+        // 498 ms of silence; the ping at 1502 gets no pong: ping timeout at 1702, reconnect at once
+        `1702 closed ${reasons[0]}`,
+        '1704 open',
+        // the network goes down at 2000: backoff 250 ms (attempt 1, refused at 2251), then 500 ms
+        `2000 closed ${reasons[1]}`,
+        '2000 retry at 2250',
+        '2251 retry at 2751',
+        '2753 open',
+        '4000 closed requested-disconnect',
+      ]);
+      expect(server).toEqual([
+        '1 chsk/uidport-open alice',
+        '3 chsk/uidport-open bob', // Ajax: his first poll (after the handshake GET) makes him present
+        '503 chsk/ws-ping', // alice's keep-alive ping reached the server; the one at 1502 died on the silent path
+        // alice reconnected at 1703, so her uid never looked gone. The network dropped both at 2000
+        // (bob's held poll was abandoned, seen at 2001); the 300 ms grace expired before they came back.
+        '2300 chsk/uidport-close alice',
+        '2301 chsk/uidport-close bob',
+        '2752 chsk/uidport-open alice',
+        '2754 chsk/uidport-open bob', // his retry at 2751: handshake GET, then the poll
+        '3254 chsk/ws-ping', // keep-alive again, 500 ms after alice's handshake at 2753
+      ]);
+      // Bob long-polls: handshake at 2, polls held lpTimeoutMs (1 s) and answered chsk/timeout,
+      // re-polled at once, until the network went down.
+      const bobs = pair.network.received.filter((r) => r.clientId === bob.clientId && r.at < 2_000).map((r) => `${r.at} ${r.kind}`);
+      expect(bobs).toEqual(['2 handshake', '1004 lp-timeout']);
+      expect(bob.state.open).toBe(false); // closed by pair.close()
+    });
+    expect(realTimersUsed()).toBe(0);
+  });
+});
