@@ -4,8 +4,11 @@
  * keep-alive ping, ping timeout, reconnect with backoff, grace expiry and long-poll timeout, with
  * fake timers installed and no real timer ever asked for.
  */
-import { silentLogger, type CloseReason } from '@sente-rx/core';
+import { defineEvents, silentLogger, type CloseReason } from '@sente-rx/core';
+import { startServerChskRouter } from '@sente-rx/server';
 import { inMemoryPair } from '@sente-rx/testing';
+import { defer } from 'rxjs';
+import { z } from 'zod';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 
@@ -83,5 +86,60 @@ describe('inMemoryPair (virtual time, no real timer)', () => {
       expect(bob.state.open).toBe(false); // closed by pair.close()
     });
     expect(realTimersUsed()).toBe(0);
+  });
+});
+
+const chat = defineEvents({
+  client: { 'chat/post': { data: z.object({ text: z.string() }), reply: z.object({ id: z.number() }) } },
+  server: { 'chat/msg': { data: z.object({ id: z.number(), text: z.string() }) } },
+});
+
+describe.each(['ws', 'ajax'] as const)('inMemoryPair over %s', (type) => {
+  it('a typed request is answered by the server router, and a push reaches the client validated', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable, flush }) => {
+      const pair = inMemoryPair({ scheduler: ts, uid: 'alice', events: chat, server: { logger: silentLogger, lpTimeoutMs: 1_000 }, client: { type, logger: silentLogger } });
+      let seq = 0;
+      startServerChskRouter(pair.server.recv$, {
+        'chat/post': (msg) => {
+          // This server takes no contract (yet): its data is unknown.
+          const text = typeof msg.data === 'object' && msg.data !== null && 'text' in msg.data ? String(msg.data.text) : '?';
+          pair.server.send(msg.uid, ['chat/msg', { id: ++seq, text }]);
+          pair.server.send(msg.uid, ['chat/msg', { id: 'not a number', text: 'dropped by the client' }]);
+          return { id: seq };
+        },
+      });
+      const texts: string[] = [];
+      pair.client.recv$.subscribe((m) => {
+        if (m.id === 'chat/msg') texts.push(`${ts.now()} ${m.data.id}:${m.data.text}`);
+      });
+      const reply = defer(() => pair.client.send(['chat/post', { text: 'hi' }], { timeoutMs: 500 }));
+      ts.schedule(() => expect(pair.client.state.open).toBe(true), 10);
+      expectObservable(reply, '10ms ^').toBe('12ms (r|)', { r: { id: 1 } }); // sent at 10, handled at 11, back at 12
+      ts.schedule(() => void pair.close(), 2_000);
+      flush();
+      expect(texts).toHaveLength(1);
+      expect(texts[0]).toMatch(/^\d+ 1:hi$/);
+    });
+  });
+
+  it('a wrong CSRF token is refused by the server pipeline and the client never opens', () => {
+    const ts = newScheduler();
+    ts.run(({ flush }) => {
+      const pair = inMemoryPair({
+        scheduler: ts,
+        csrfToken: 'wrong',
+        server: { logger: silentLogger, csrfToken: () => 'right' },
+        client: { type, logger: silentLogger, backoffMs: () => 1_000 },
+      });
+      const opened: boolean[] = [];
+      pair.client.state$.subscribe(([, s]) => s.opened && opened.push(true));
+      ts.schedule(() => void pair.close(), 3_500);
+      flush();
+      expect(opened).toEqual([]);
+      // Ajax: each refusal arrives as HTTP 403, then 1 s of backoff and 2 ms there and back.
+      if (type === 'ajax') expect(pair.network.received.map((r) => `${r.at} ${r.kind}`)).toEqual(['2 HTTP 403', '1004 HTTP 403', '2006 HTTP 403', '3008 HTTP 403']);
+      else expect(pair.network.received).toEqual([]); // a refused upgrade: no message ever arrives
+    });
   });
 });
