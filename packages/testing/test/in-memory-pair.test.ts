@@ -7,7 +7,7 @@
 import { defineEvents, silentLogger, type CloseReason } from '@sente-rx/core';
 import { startServerChskRouter } from '@sente-rx/server';
 import { inMemoryPair } from '@sente-rx/testing';
-import { defer } from 'rxjs';
+import { defer, VirtualTimeScheduler } from 'rxjs';
 import { z } from 'zod';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
@@ -85,6 +85,20 @@ describe('inMemoryPair (virtual time, no real timer)', () => {
       expect(bobs).toEqual(['2 handshake', '1004 lp-timeout']);
       expect(bob.state.open).toBe(false); // closed by pair.close()
     });
+    expect(realTimersUsed()).toBe(0);
+  });
+});
+
+describe('inMemoryPair on a VirtualTimeScheduler', () => {
+  it('connects and closes in virtual time, with no real timer', () => {
+    const vts = new VirtualTimeScheduler();
+    const pair = inMemoryPair({ scheduler: vts, uid: 'carol', server: { logger: silentLogger }, client: { type: 'auto', logger: silentLogger } });
+    const opens: string[] = [];
+    pair.client.state$.subscribe(([, s]) => s.opened && opens.push(`${vts.now()} ${s.type}`));
+    vts.schedule(() => void pair.close(), 60_000);
+    vts.flush();
+    expect(opens).toEqual(['2 ws']); // auto: WebSocket first, and it works
+    expect(pair.client.state.lastClose?.reason).toBe('requested-disconnect');
     expect(realTimersUsed()).toBe(0);
   });
 });
