@@ -172,23 +172,36 @@ function wsTransport(link: Link, ctx: TransportContext, uid: string | undefined,
   const toClient = (fn: () => void): void => link.deliver(() => {
     if (!silenced) fn();
   });
-  const closeBoth = (code: number, reason: string, clean: boolean, notifyClient: boolean): void => {
-    if (!open) return;
+  let serverTold = false;
+  /** The server's socket reports its close (once), as a ws 'close' event would. */
+  const serverClosed = (code: number): void => {
+    if (serverTold || conn === null) return;
+    serverTold = true;
+    if (serverSide !== null) serverSide.readyState = 3;
+    conn.closed(code);
+  };
+  /** The client side ends: `notifyClient` reports it on the transport's events. */
+  const clientClosed = (code: number, reason: string, clean: boolean, notifyClient: boolean): boolean => {
+    if (!open) return false;
     open = false;
     link.onDown.delete(onDown);
-    const c = conn;
-    if (serverSide !== null) serverSide.readyState = 3;
     if (notifyClient) emit({ kind: 'closed', code, reason, clean });
-    if (c !== null) link.deliver(() => c.closed(code));
+    return true;
+  };
+  /** The client closes: the server learns it over the network (not at all if the path is dead). */
+  const closeFromClient = (code: number, reason: string, clean: boolean, notifyClient: boolean): void => {
+    if (clientClosed(code, reason, clean, notifyClient)) link.deliver(() => serverClosed(code));
+  };
+  /** The server closes: its own socket reports it at once; the client learns it over the network. */
+  const closeFromServer = (code: number, reason: string, clean: boolean): void => {
+    if (serverSide !== null) serverSide.readyState = 3;
+    link.scheduler.schedule(() => serverClosed(code));
+    toClient(() => clientClosed(code, reason, clean, true));
   };
   const onDown = (): void => {
     if (silenced) return;
-    const c = conn;
-    open = false;
-    link.onDown.delete(onDown);
-    if (serverSide !== null) serverSide.readyState = 3;
-    emit({ kind: 'closed', code: 1006, reason: 'network down', clean: false });
-    c?.closed(1006);
+    clientClosed(1006, 'network down', false, true);
+    serverClosed(1006);
   };
 
   return {
@@ -238,14 +251,10 @@ function wsTransport(link: Link, ctx: TransportContext, uid: string | undefined,
             });
           },
           close: (code, reason) => {
-            if (channel.readyState !== 1) return;
-            channel.readyState = 3;
-            toClient(() => closeBoth(code, reason, true, true));
+            if (channel.readyState === 1) closeFromServer(code, reason, true);
           },
           terminate: () => {
-            if (channel.readyState !== 1) return;
-            channel.readyState = 3;
-            toClient(() => closeBoth(1006, '', false, true));
+            if (channel.readyState === 1) closeFromServer(1006, '', false);
           },
         } satisfies ServerChannel;
         serverSide = channel;
@@ -273,14 +282,14 @@ function wsTransport(link: Link, ctx: TransportContext, uid: string | undefined,
         link.onDown.delete(onDown);
         return;
       }
-      closeBoth(code, '', true, false);
+      closeFromClient(code, '', true, false);
     },
     simulateNetworkFailure(silent) {
       if (silent) {
         silenced = true;
         return;
       }
-      closeBoth(CloseCode.CLIENT_ABNORMAL, 'CLOSE_ABNORMAL', false, true);
+      closeFromClient(CloseCode.CLIENT_ABNORMAL, 'CLOSE_ABNORMAL', false, true);
     },
   };
 }

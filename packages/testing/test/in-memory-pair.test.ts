@@ -89,6 +89,35 @@ describe('inMemoryPair (virtual time, no real timer)', () => {
   });
 });
 
+describe('inMemoryPair: the server side of keep-alive', () => {
+  it("a client whose path died is pinged, terminated after wsPingTimeoutMs, and its uid closes after the grace", () => {
+    const ts = newScheduler();
+    ts.run(({ flush }) => {
+      const pair = inMemoryPair({
+        scheduler: ts,
+        uid: 'dan',
+        server: { logger: silentLogger, wsKeepAliveMs: 1_000, wsPingTimeoutMs: 400, reconnectGraceMs: { ws: 300 } },
+        client: { type: 'ws', logger: silentLogger, wsKeepAliveMs: 0 },
+      });
+      const server: string[] = [];
+      pair.server.recv$.subscribe((m) => server.push(`${ts.now()} ${m.id}`));
+      ts.schedule(() => pair.client.breakConnection({ silent: true }), 100);
+      let openBeforeClose: boolean | undefined;
+      ts.schedule(() => (openBeforeClose = pair.client.state.open), 4_999);
+      ts.schedule(() => void pair.close(), 5_000);
+      flush();
+      const pings = pair.network.received.filter((r) => r.kind === 'ping');
+      expect(pings).toEqual([]); // the server's ping never got through the dead path
+      // Silent since it opened at 1. The server sweeps every 100 ms (min(1000/2, 400)/4): at 600 the
+      // socket has been quiet 500 ms (wsKeepAliveMs/2), so it is pinged; no answer by 1000
+      // (wsPingTimeoutMs): terminated; the uid closes when the 300 ms grace runs out.
+      expect(server).toEqual(['1 chsk/uidport-open', '1300 chsk/uidport-close']);
+      expect(openBeforeClose).toBe(true); // the client, pinging nothing, does not know
+    });
+    expect(realTimersUsed()).toBe(0);
+  });
+});
+
 describe('inMemoryPair on a VirtualTimeScheduler', () => {
   it('connects and closes in virtual time, with no real timer', () => {
     const vts = new VirtualTimeScheduler();
