@@ -14,6 +14,9 @@ import {
   type ChskState,
   CloseCode,
   type CloseReason,
+  type EventContract,
+  type EventId,
+  FirstSubscriberBuffer,
   fullJitterBackoff,
   initialState,
   isReservedId,
@@ -33,31 +36,46 @@ import {
   consoleLogger,
   type StatePair,
   transition,
+  type UntypedContract,
+  validateIncoming,
+  validateReply,
+  validationError,
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, BehaviorSubject, EMPTY, type Observable, Subject, type Subscription, throwError } from 'rxjs';
+import { asyncScheduler, BehaviorSubject, EMPTY, map, type Observable, type Subscription, throwError } from 'rxjs';
 import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
 import { closedError, createRequests, requestError } from './requests.js';
+import { createServerRequests, SERVER_REQUEST_ID } from './server-requests.js';
 import { builtInTransports } from './transports/built-in.js';
 import type {
   ChannelSocketClient,
   ClientEventMsg,
   ClientOptions,
+  ClientSendFn,
   ClientSendOptions,
   CsrfToken,
   Transport,
   TransportEvent,
 } from './types.js';
 
+/** Sente's client receive buffer: `(async/sliding-buffer 2048)`. */
+export const DEFAULT_RECV_BUFFER_SIZE = 2_048;
+
 /**
  * Creates a channel socket client. `csrfToken` is the server's token for this session (a string,
  * or a function re-read on every connect and send); `null` when the server skips the check.
+ * With `events` (a `defineEvents` contract) `send`, `recv$` and the replies are typed by it and
+ * what the server sends is validated (see `ClientOptions.events`).
  */
-export function createChannelSocketClient(path: string, csrfToken: CsrfToken, opts: ClientOptions = {}): ChannelSocketClient & { readonly pendingRequests: number } {
+export function createChannelSocketClient<C extends EventContract = UntypedContract>(
+  path: string,
+  csrfToken: CsrfToken,
+  opts: ClientOptions & { readonly events?: C } = {},
+): ChannelSocketClient<C> & { readonly pendingRequests: number } {
   const requested: RequestedType = opts.type ?? 'auto';
   if (!['auto', 'ws', 'ajax'].includes(requested)) throw new TypeError(`type must be 'auto', 'ws' or 'ajax', got ${String(requested)}`);
   const clientId = opts.clientId ?? randomUuid();
@@ -71,6 +89,9 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   const wrap = opts.wrapRecvEvs === true;
   const fallback = fallbackMemory(opts.storage === undefined ? defaultStorage() : opts.storage, path);
   const now = (): number => scheduler.now();
+  const contract: EventContract | undefined = opts.events;
+  /** The contract to validate what the server sends against: none without one, or when the server is trusted. */
+  const checking: EventContract | undefined = opts.trustServer === true ? undefined : contract;
 
   const csrf = (): string | undefined => {
     const t = typeof csrfToken === 'function' ? csrfToken() : csrfToken;
@@ -82,7 +103,12 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || fallback.remembered()) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
-  const recv = new Subject<ClientEventMsg>();
+  // Untyped inside; the contract's types hold for what leaves because of the validation below.
+  const recv = new FirstSubscriberBuffer<ClientEventMsg>(opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE, {
+    onDrop: (n) => {
+      if (n === 1) logger.warn('sente-rx: recv$ has no subscriber yet and its buffer is full; dropping the oldest events', { recvBufferSize: opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE });
+    },
+  });
   const init = initialState(requested);
   const state$ = new BehaviorSubject<StatePair>([init, init]);
   const state = (): ChskState => state$.value[1];
@@ -109,7 +135,8 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     state$.next(pair);
     emit([ReservedId.STATE, pair]);
   };
-  const emit = (event: ChskEvent): void => recv.next({ event, id: event[0], data: event[1], send });
+  const emit = (event: ChskEvent, reply?: (value: unknown) => void): void =>
+    recv.next(reply === undefined ? { event, id: event[0], data: event[1], send } : { event, id: event[0], data: event[1], send, reply });
   const closed = (reason: CloseReason): void => setState(onClosed(state(), reason, now()));
 
   /** Feeds the `auto` policy; acts on its storage decision and returns whether to fall back now. */
@@ -170,13 +197,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
         return;
       }
       case 'batch':
-        for (const ev of msg.events) {
-          if (isReservedId(ev[0]) && ev[0] !== ReservedId.BAD_EVENT) {
-            logger.warn('sente-rx: ignored a server push with a reserved chsk/ id', { id: ev[0] });
-            continue;
-          }
-          emit(wrap ? [ReservedId.RECV, ev] : ev);
-        }
+        for (const ev of msg.events) pushed(ev);
         return;
       case 'ping':
         transmit(t, [WS_PONG], null);
@@ -188,6 +209,49 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
       case 'lp-timeout':
         return;
     }
+  };
+
+  /** Replies to server requests go out on whatever connection is current when the app answers. */
+  const serverRequest = createServerRequests({
+    contract,
+    trust: checking === undefined,
+    logger,
+    transmit: (event) => {
+      const t = connection.current;
+      if (!state().open || t === null) return 'closed';
+      const outcome = transmit(t, event, null);
+      if (outcome === 'broken') restart('ws-error');
+      return outcome === 'broken' ? 'closed' : outcome;
+    },
+  });
+
+  /** One entry of a push batch: a push, a server request, or a reserved id (ignored). */
+  const pushed = (ev: ChskEvent): void => {
+    if (ev[0] === SERVER_REQUEST_ID) {
+      const req = serverRequest(ev[1]);
+      if (req.kind === 'deliver') emit(req.event, req.reply); // never wrapped: it carries `reply`
+      return;
+    }
+    if (ev[0] === ReservedId.BAD_EVENT) {
+      // Without a contract, kept as Sente does; a contract's recv$ carries only what it lists.
+      if (checking !== undefined) logger.warn('sente-rx: dropped a malformed server push', { data: ev[1] });
+      else emit(ev);
+      return;
+    }
+    if (isReservedId(ev[0])) {
+      logger.warn('sente-rx: ignored a server push with a reserved chsk/ id', { id: ev[0] });
+      return;
+    }
+    let event = ev;
+    if (checking !== undefined) {
+      const checked = validateIncoming(checking, 'server', ev);
+      if (!checked.ok) {
+        logger.warn('sente-rx: dropped a server push that failed validation', { id: ev[0], issues: checked.issues });
+        return;
+      }
+      event = checked.value;
+    }
+    emit(wrap ? [ReservedId.RECV, event] : event);
   };
 
   /** The transport closed by itself. */
@@ -270,6 +334,21 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     return result;
   };
 
+  /** With a contract, the reply to `id` must pass its schema; the Observable carries the schema's output. */
+  const checkedReply = (id: EventId, reply: Observable<unknown>): Observable<unknown> => {
+    if (checking === undefined) return reply;
+    return reply.pipe(
+      map((value) => {
+        const checked = validateReply(checking, 'client', id, value);
+        if (!checked.ok) {
+          logger.warn('sente-rx: a reply failed validation', { id, issues: checked.issues });
+          throw validationError(id, checked.issues);
+        }
+        return checked.value;
+      }),
+    );
+  };
+
   const send = (event: ChskEvent, o?: ClientSendOptions): Observable<unknown> => {
     assertEvent(event, 'send(event): event');
     if (!reservedSendAllowed('client', event[0])) throw new TypeError(`send(event): ids in the chsk/ namespace are reserved (got ${event[0]})`);
@@ -285,7 +364,8 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     if (!(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
       throw new TypeError(`send(event, { timeoutMs }): timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
     }
-    return request(event, timeoutMs);
+    // An id outside the contract fails validateReply like a bad value does.
+    return checkedReply(event[0] as EventId, request(event, timeoutMs));
   };
 
   // ---- lifecycle -----------------------------------------------------------------------------------
@@ -307,8 +387,9 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   connection.connect();
 
   return {
-    recv$: recv.asObservable(),
-    send,
+    // The contract's types: what recv$ and the replies carry passed its schemas (or the server is trusted).
+    recv$: recv.asObservable() as Observable<ClientEventMsg<C>>,
+    send: send as ClientSendFn<C>,
     state$: readonlyBehaviorSubject(state$),
     get state() {
       return state();

@@ -1,4 +1,18 @@
-import type { ChskEvent, ChskState, Logger, Packer, RequestedType, ServerMessage, StatePair, TransportType } from '@sente-rx/core';
+import type {
+  ChskEvent,
+  ChskState,
+  ClientEvent,
+  ClientEventMsgOf,
+  EventContract,
+  Logger,
+  Packer,
+  ReplyOf,
+  RequestedType,
+  ServerMessage,
+  StatePair,
+  TransportType,
+  UntypedContract,
+} from '@sente-rx/core';
 import type { Observable, SchedulerLike } from 'rxjs';
 
 // Handler slots are checked bivariantly, so the DOM's WebSocket and the `ws` package's both fit.
@@ -76,15 +90,43 @@ export interface ClientOptions {
    * `host` and the URL options are not needed.
    */
   readonly transport?: TransportFactory;
+  /**
+   * The app's contract (`defineEvents` from `@sente-rx/core`): types `send`, `recv$` and replies,
+   * and makes the client validate what the server sends before anything sees it:
+   * - a push whose id the contract does not list, or whose data fails its schema, is logged
+   *   (warn) and dropped;
+   * - a server request that fails is answered `chsk/error` with the issues, and not delivered;
+   * - a reply to the client's own request that fails makes that `send` error with a `ChskError`
+   *   `'chsk/error'` carrying the issues.
+   * `recv$` and replies carry the schemas' output. Without it, nothing is validated (`unknown`).
+   */
+  readonly events?: EventContract;
+  /**
+   * With `events`: trust the server and skip the validation of pushes, requests and replies (the
+   * types stay; the values are the server's as sent). @default false
+   */
+  readonly trustServer?: boolean;
+  /**
+   * How many events `recv$` keeps for its first subscriber when they arrive before it subscribes
+   * (`chsk/state`, `chsk/handshake`, early pushes); past that the oldest are dropped (a sliding
+   * buffer, as Sente's client `(sliding-buffer 2048)`), with one warning. Later subscribers get
+   * live events only. @default 2_048
+   */
+  readonly recvBufferSize?: number;
 }
 
-/** What `recv$` emits (Sente's client event-msg). */
-export interface ClientEventMsg {
-  readonly event: ChskEvent;
-  readonly id: string;
-  readonly data: unknown;
-  readonly send: ChannelSocketClient['send'];
-}
+/** `send` of a client typed by contract `C`: the event is checked against `C.client`, the reply typed by its schema. */
+export type ClientSendFn<C extends EventContract = UntypedContract> = <E extends ClientEvent<C>>(
+  event: E,
+  opts?: ClientSendOptions,
+) => Observable<ReplyOf<C, 'client', E[0]>>;
+
+/**
+ * What `recv$` emits (Sente's client event-msg): `{ event, id, data, send }`, plus `reply` exactly
+ * when the server asked for one (a server→client request; only the first call is sent). With a
+ * contract, a union narrowed by `id`.
+ */
+export type ClientEventMsg<C extends EventContract = UntypedContract> = ClientEventMsgOf<C, { readonly send: ClientSendFn<C> }>;
 
 export interface ClientSendOptions {
   /** Ask for a reply and wait this long for it. Without it, no reply is requested. */
@@ -94,15 +136,20 @@ export interface ClientSendOptions {
 import type { ReadonlyBehaviorSubject } from '@sente-rx/core';
 export type { ReadonlyBehaviorSubject };
 
-export interface ChannelSocketClient {
-  /** Hot: `chsk/handshake`, `chsk/state`, `chsk/ws-ping` and the server's pushes, in order. */
-  readonly recv$: Observable<ClientEventMsg>;
+export interface ChannelSocketClient<C extends EventContract = UntypedContract> {
+  /**
+   * Hot: `chsk/handshake`, `chsk/state`, `chsk/ws-ping`, the server's pushes and requests, in
+   * order. What arrives before the first subscriber is kept for it (see `recvBufferSize`).
+   */
+  readonly recv$: Observable<ClientEventMsg<C>>;
   /**
    * Sends at once (eager, like Sente's `chsk-send!`). With `timeoutMs` the Observable emits the
    * reply and completes, or errors with a `ChskError` (`chsk/timeout`, `chsk/closed`,
    * `chsk/error`); without it, it completes once the event is handed to the transport.
+   * To retry, defer it: `defer(() => chsk.send(ev, opts)).pipe(retry(2))` sends again on each
+   * resubscription (re-subscribing the returned Observable itself does not resend).
    */
-  send(event: ChskEvent, opts?: ClientSendOptions): Observable<unknown>;
+  readonly send: ClientSendFn<C>;
   readonly state$: ReadonlyBehaviorSubject<StatePair>;
   /** The current state map (`state$.value[1]`). */
   readonly state: ChskState;
