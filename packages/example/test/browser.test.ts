@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_REQUESTS_SUPPORTED } from '../src/chsk-server.js';
 import { startExampleServer, type ExampleServer } from '../src/server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,13 +30,6 @@ if (!HAVE_CHROMIUM && !IN_CI) {
   console.warn(
     `\n${bar}\n  SKIPPING packages/example/test/browser.test.ts: no Chromium at ${CHROMIUM}.\n` +
       `  Install it (apt-get install -y chromium) or set CHROMIUM_PATH. With CI=true this fails.\n${bar}\n`,
-  );
-}
-
-if (!SERVER_REQUESTS_SUPPORTED) {
-  console.warn(
-    '\nSKIPPING the example\'s server→client request test: this @sente-rx/server has no request() yet ' +
-      '(packages/example/src/chsk-server.ts is the stopgap; set SERVER_REQUESTS_SUPPORTED when the server API lands).\n',
   );
 }
 
@@ -206,7 +198,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the example page', () => {
       for (const page of [anon, dave]) await poll(() => text(page, '#note-output')).toBe(`note from sente/nil-uid: note over ${type}`);
     });
 
-    it.skipIf(!SERVER_REQUESTS_SUPPORTED)('the server asks this tab to confirm (a server→client request) and gets the answer', async () => {
+    it('the server asks this tab to confirm (a server→client request) and gets the answer', async () => {
       const page = await openPage();
       for (const [button, answer] of [['#btn-confirm-yes', 'yes'], ['#btn-confirm-no', 'no']] as const) {
         await page.click('#btn-ask-me');
