@@ -6,12 +6,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { NIL_UID } from '@sente-rx/core';
-import { freshClientId, httpRequest, type HttpResult, uidFromQuery, useFixtures } from '@sente-rx/fixtures';
+import { freshClientId, httpRequest, type HttpResult, nextEvent, uidFromQuery, useFixtures } from '@sente-rx/fixtures';
 import type { ServerEventMsg } from '@sente-rx/server';
-import { filter, firstValueFrom, ReplaySubject, take, timeout } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, ReplaySubject, take, timeout } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ednPacker } from '../src/edn.js';
+import { msgpackPacker } from '../src/msgpack.js';
+import { transitPacker } from '../src/transit.js';
 import { CLIENT_FRAMES, SERVER_FRAMES } from './vectors.js';
 
 const fx = useFixtures();
@@ -207,5 +209,32 @@ describe('a sente-rx server (ednPacker) answers Sente v1.21 Ajax requests', () =
       body: '[[:test/echo {:x 4}] :ajax]',
     });
     expect(r.body).toBe('[{:echo {:x 4}, :uid "bob"} nil]');
+  });
+});
+
+describe('sente-rx client and server with each packer, both transports', () => {
+  const cases = [
+    ['ednPacker', ednPacker, 'application/x-www-form-urlencoded;charset=UTF-8'],
+    ['transitPacker', transitPacker, 'application/x-www-form-urlencoded;charset=UTF-8'],
+    ['msgpackPacker', msgpackPacker, 'application/octet-stream'],
+  ] as const;
+  describe.each(cases)('%s', (_name, packer, postType) => {
+    it.each(['ws', 'ajax'] as const)('%s: handshake, request and reply, push', async (type) => {
+      const srv = await fx.startServer({ packer, userId: uidFromQuery });
+      srv.chsk.recv$.subscribe((m: ServerEventMsg) => {
+        if (m.id === 'test/echo') m.reply?.({ echo: m.data, uid: m.uid });
+      });
+      const c = fx.client(srv.port, { type, packer, uid: 'zed' });
+      expect((await nextEvent(c, 'chsk/handshake')).data).toEqual(['zed', null, true]);
+      expect(await lastValueFrom(c.send(['test/echo', { x: 1, s: 'hé' }], { timeoutMs: 5_000 }))).toEqual({ echo: { x: 1, s: 'hé' }, uid: 'zed' });
+      const req = (await srv.next('test/echo')).request;
+      if (type === 'ajax') {
+        expect(req.headers['content-type']).toBe(postType);
+        expect(new URL(req.url, 'http://x').searchParams.get('binary?')).toBe(packer.binary ? 'true' : null);
+      }
+      const pushed = nextEvent(c, 'test/push');
+      srv.chsk.send('zed', ['test/push', { i: 0 }]);
+      expect((await pushed).data).toEqual({ i: 0 });
+    });
   });
 });
