@@ -85,7 +85,10 @@ class Admitted<TReq> implements AdmittedRequest {
   ajaxPost(info: RequestInfo, body: Packed, res: AjaxResponder): void {
     // Either shape (PROTOCOL.md §4): the raw envelope, or Sente's form with client-id and ppstr.
     const post = readAjaxPost(body, this.view.header('content-type'), this.view.query);
-    if (!post.ok) return respondRejection(res, { status: 400, body: `Bad request: ${post.reason}` });
+    if (!post.ok) {
+      this.srv.logger.warn('sente-rx: refused an Ajax POST form', { reason: post.reason });
+      return respondRejection(res, { status: 400, body: `Bad request: ${post.reason}` });
+    }
     const { packed, clientId } = post.value;
     if (!isValidClientId(clientId)) {
       this.srv.logger.warn('sente-rx: Ajax POST without a valid client-id', { url: this.view.url.split('?')[0] });
