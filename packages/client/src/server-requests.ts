@@ -20,14 +20,15 @@ import {
   type Logger,
   MAX_CB_ID_LENGTH,
   preview,
+  ReservedId,
   validateIncoming,
   type ValidationIssue,
 } from '@sente-rx/core';
 
 /** The batch entry id of a server→client request. */
-export const SERVER_REQUEST_ID = 'chsk/req';
+export const SERVER_REQUEST_ID = ReservedId.REQUEST;
 /** The event id of the client's answer to one. */
-export const SERVER_REPLY_ID = 'chsk/reply';
+export const SERVER_REPLY_ID = ReservedId.REPLY;
 /** Longest request id a server may use. */
 export const MAX_REQ_ID_LENGTH = MAX_CB_ID_LENGTH;
 

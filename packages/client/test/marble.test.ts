@@ -42,7 +42,7 @@ class FakeWs implements WebSocketLike {
   open(uid = 'u'): void {
     this.readyState = 1;
     this.onopen?.({});
-    this.deliver([['chsk/handshake', [uid, null, true]], null]);
+    this.deliver([['chsk/handshake', [uid, null, null, true]], null]);
   }
   deliver(value: unknown): void {
     this.onmessage?.({ data: JSON.stringify(value) });

@@ -20,18 +20,24 @@ export {
   classifyClientMessage,
   DUMMY_CB_200,
   envelope,
+  Envelopes,
   HANDSHAKE,
   handshakeEnvelope,
   LP_TIMEOUT,
   MAX_CB_ID_LENGTH,
+  packEnvelope,
+  packHandshake,
   parseClientMessage,
   parseEnvelope,
   parseServerMessage,
   PONG,
+  uidFromWire,
   WS_PING,
   WS_PONG,
 } from './envelope.js';
-export type { CbId, ClientMessage, ClientMessageKind, Envelope, HandshakeData, Parsed, ServerMessage } from './envelope.js';
+export type { CbId, ClientMessage, ClientMessageKind, Envelope, HandshakeData, KindedEnvelope, Parsed, ServerMessage } from './envelope.js';
+export { ajaxPostRequest, encodeAjaxForm, isFormContentType, readAjaxPost } from './ajax-form.js';
+export type { AjaxPostBody, AjaxPostRequest } from './ajax-form.js';
 export { CloseCode, DEFAULT_MAX_MESSAGE_BYTES } from './close-codes.js';
 export {
   CLIENT_ID_MAX_LENGTH,

@@ -16,6 +16,10 @@ export const Query = Object.freeze({
   HANDSHAKE_ALT: 'handshake',
   /** Cache-buster on Ajax requests. */
   UDT: 'udt',
+  /** Ajax POST form field holding the packed envelope (Sente's `:ppstr`), with `senteFormat` packers. */
+  PPSTR: 'ppstr',
+  /** Ajax POST query flag of a binary packer's raw body (Sente's `binary?=true`). */
+  BINARY: 'binary?',
 } as const);
 
 /** Request headers the server reads, lower-case (Node's spelling), and the client's spelling. */
@@ -32,15 +36,21 @@ export const ContentType = Object.freeze({
   JSON: 'application/json; charset=utf-8',
   /** Client POST bodies packed by a text packer (a "simple" content type: no CORS preflight). */
   TEXT_POST: 'text/plain;charset=UTF-8',
+  /** Client POST bodies in Sente's form (`udt`, `client-id`, `ppstr`), as Sente's client sends them. */
+  FORM_POST: 'application/x-www-form-urlencoded;charset=UTF-8',
   /** Bodies of a binary packer, both ways. */
   BINARY: 'application/octet-stream',
   /** Refusals and errors. */
   PLAIN: 'text/plain; charset=utf-8',
 } as const);
 
-/** The content type of a packed body for a packer. */
-export const packedContentType = (binary: boolean, side: 'server' | 'client'): string =>
-  binary ? ContentType.BINARY : side === 'server' ? ContentType.JSON : ContentType.TEXT_POST;
+/**
+ * The content type of a packed body for a packer. Server answers of Sente's text formats
+ * (`senteFormat`: EDN, Transit) are `text/plain` (Sente sends http-kit's default `text/html`,
+ * which no client reads; sente-rx does not label user data as HTML).
+ */
+export const packedContentType = (binary: boolean, side: 'server' | 'client', senteFormat = false): string =>
+  binary ? ContentType.BINARY : side === 'client' ? ContentType.TEXT_POST : senteFormat ? ContentType.PLAIN : ContentType.JSON;
 
 /** Reserved event ids (the `chsk/` namespace) that have a meaning. */
 export const ReservedId = Object.freeze({

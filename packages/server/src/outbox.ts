@@ -2,7 +2,7 @@
  * Pushes: per-uid send buffers and their batching windows (`sendBufMs`), the pending queues of
  * clients without a channel, and packing batches.
  */
-import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
+import { type ChskEvent, CloseCode, Envelopes, type Packed, packEnvelope, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
 import { type Subscription, timer } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
@@ -143,18 +143,18 @@ export class Outbox {
   private pack(events: readonly ChskEvent[], uid: Uid): Packed | undefined {
     const { packer } = this.ctx;
     try {
-      return packer.pack(batchEnvelope(events));
+      return packEnvelope(packer, Envelopes.batch(events));
     } catch {
       const ok = events.filter((e) => {
         try {
-          packer.pack(e);
+          packEnvelope(packer, Envelopes.batch([e]));
           return true;
         } catch (err) {
           this.ctx.logger.error('sente-rx: dropped a pushed event that cannot be packed', { uid, id: e[0], err });
           return false;
         }
       });
-      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(ok));
+      return ok.length === 0 ? undefined : packEnvelope(packer, Envelopes.batch(ok));
     }
   }
 

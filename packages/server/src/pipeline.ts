@@ -2,7 +2,7 @@
  * The rejection pipeline (Sente §4.9), in Sente's order: `reject` → CSRF → origin → `authorized`,
  * then the client-id check. The core's entry points run it; no adapter can skip it.
  */
-import { isValidClientId, type Logger, Query } from '@sente-rx/core';
+import { isFormContentType, isValidClientId, type Logger, Query } from '@sente-rx/core';
 import { allowOrigin, sanitizeRejection, validCsrfToken } from './security.js';
 import type { Rejection, RequestView, ResolvedOptions } from './types.js';
 
@@ -28,9 +28,14 @@ export function runPipeline<TReq>(o: ResolvedOptions<TReq>, logger: Logger, view
     logger.error('sente-rx: a request check (reject/csrfToken/authorized) threw; answered 500', { err, clientId: clientIdOf(view), url: pathOf(view) });
     return { status: 500, body: 'Internal server error' };
   }
+  // Sente's form POST carries client-id in its body: checked once the body is read (server.ts).
+  if (isFormPost(view)) return null;
   if (!isValidClientId(view.query.get(Query.CLIENT_ID))) {
     logger.warn('sente-rx: request without a valid client-id query parameter', { url: pathOf(view) });
     return { status: 400, body: 'Missing or invalid client-id query parameter' };
   }
   return null;
 }
+
+/** A POST in Sente's form (`udt`, `client-id`, `ppstr`): its client-id may be in the body. */
+export const isFormPost = (view: RequestView): boolean => view.method === 'POST' && isFormContentType(view.header('content-type'));

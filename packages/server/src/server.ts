@@ -12,12 +12,14 @@ import {
   type ChskEvent,
   CloseCode,
   ContentType,
+  isValidClientId,
   type Logger,
   NIL_UID,
   type Packed,
   type Packer,
   ProtocolCloseReason,
   Query,
+  readAjaxPost,
   readonlyBehaviorSubject,
   reservedSendAllowed,
   consoleLogger,
@@ -27,7 +29,6 @@ import {
   type EventContract,
   FirstSubscriberBuffer,
   isReservedId,
-  isValidClientId,
   randomUuid,
   ReservedId,
   type EventId,
@@ -137,7 +138,18 @@ class Admitted<TReq> implements AdmittedRequest {
   }
 
   ajaxPost(info: RequestInfo, body: Packed, res: AjaxResponder): void {
-    this.srv.ajax.post(this.clientId, this.req, info, body, res);
+    // Either shape (PROTOCOL.md §4): the raw envelope, or Sente's form with client-id and ppstr.
+    const post = readAjaxPost(body, this.view.header('content-type'), this.view.query);
+    if (!post.ok) {
+      this.srv.logger.warn('sente-rx: refused an Ajax POST form', { reason: post.reason });
+      return respondRejection(res, { status: 400, body: `Bad request: ${post.reason}` });
+    }
+    const { packed, clientId } = post.value;
+    if (!isValidClientId(clientId)) {
+      this.srv.logger.warn('sente-rx: Ajax POST without a valid client-id', { url: this.view.url.split('?')[0] });
+      return respondRejection(res, { status: 400, body: 'Missing or invalid client-id parameter' });
+    }
+    this.srv.ajax.post(clientId, this.req, info, packed, res);
   }
 }
 

@@ -22,11 +22,11 @@
  */
 import { createChannelSocketClient, type ChannelSocketClient, type ClientOptions, type Transport, type TransportContext, type TransportEvent } from '@sente-rx/client';
 import {
-  AJAX_CB_ID,
   type ChskEvent,
+  Envelopes,
+  packEnvelope,
   CloseCode,
   DUMMY_CB_200,
-  envelope,
   type EventContract,
   Header,
   type Packed,
@@ -267,7 +267,7 @@ function wsTransport(link: Link, ctx: TransportContext, uid: string | undefined,
     send(event: ChskEvent, cbId: string | null): boolean {
       if (silenced) return true; // swallowed by the dead path
       if (!open) return false;
-      const packed = ctx.packer.pack(envelope(event, cbId)); // throws when it cannot be packed
+      const packed = packEnvelope(ctx.packer, Envelopes.clientEvent(event, cbId)); // throws when it cannot be packed
       const c = conn;
       link.deliver(() => {
         if (open && c !== null && !silenced) c.message(packed, ctx.packer.binary);
@@ -393,7 +393,7 @@ function ajaxTransport(link: Link, ctx: TransportContext, uid: string | undefine
     connect: poll,
     send(event: ChskEvent, cbId: string | null): boolean {
       if (stopped) return false;
-      const packed = ctx.packer.pack(envelope(event, cbId === null ? null : AJAX_CB_ID)); // throws when it cannot be packed
+      const packed = packEnvelope(ctx.packer, Envelopes.ajaxEvent(event, cbId !== null)); // throws when it cannot be packed
       http('POST', { [Query.UDT]: String(link.scheduler.now()) }, packed, (r) => {
         if (r === 'timeout') {
           if (cbId !== null) emit({ kind: 'reply', cbId, value: 'chsk/timeout' });

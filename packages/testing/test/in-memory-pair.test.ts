@@ -68,15 +68,17 @@ describe('inMemoryPair (virtual time, no real timer)', () => {
         '4000 closed requested-disconnect',
       ]);
       expect(server).toEqual([
+        // uidport events come with the broker's coalesced presence emissions: at once after a quiet
+        // presence window (50 ms), else at the end of the window.
         '1 chsk/uidport-open alice',
-        '3 chsk/uidport-open bob', // Ajax: his first poll (after the handshake GET) makes him present
+        '51 chsk/uidport-open bob', // Ajax: his first poll (after the handshake GET, at 3) makes him present
         '503 chsk/ws-ping', // alice's keep-alive ping reached the server; the one at 1502 died on the silent path
         // alice reconnected at 1703, so her uid never looked gone. The network dropped both at 2000
         // (bob's held poll was abandoned, seen at 2001); the 300 ms grace expired before they came back.
         '2300 chsk/uidport-close alice',
-        '2301 chsk/uidport-close bob',
+        '2350 chsk/uidport-close bob', // gone at 2301, inside alice's window
         '2752 chsk/uidport-open alice',
-        '2754 chsk/uidport-open bob', // his retry at 2751: handshake GET, then the poll
+        '2802 chsk/uidport-open bob', // his retry at 2751: handshake GET, then the poll at 2754
         '3254 chsk/ws-ping', // keep-alive again, 500 ms after alice's handshake at 2753
       ]);
       // Bob long-polls: handshake at 2, polls held lpTimeoutMs (1 s) and answered chsk/timeout,

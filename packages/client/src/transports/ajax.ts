@@ -1,12 +1,12 @@
 import {
-  AJAX_CB_ID,
+  ajaxPostRequest,
   type ChskEvent,
   CloseCode,
   DUMMY_CB_200,
-  envelope,
+  Envelopes,
   type Logger,
   type Packed,
-  packedContentType,
+  packEnvelope,
   type Packer,
   parseEnvelope,
   parseServerMessage,
@@ -40,6 +40,8 @@ export interface AjaxTransportConfig {
   readonly headers: () => Record<string, string>;
   readonly timeoutMs: number;
   readonly packer: Packer;
+  /** Sent in the form body of a `senteFormat` packer's POSTs (the query has it too). */
+  readonly clientId?: string;
   readonly logger: Logger;
   readonly scheduler: SchedulerLike;
   /** Whether the channel is open (handshake done); a poll asks for a handshake when not. */
@@ -144,10 +146,13 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
     },
     send(event: ChskEvent, cbId: string | null): boolean {
       if (stopped) return false;
-      const packed = packer.pack(envelope(event, cbId === null ? null : AJAX_CB_ID)); // throws when it cannot be packed
-      const headers = { ...cfg.headers(), 'Content-Type': packedContentType(packer.binary, 'client') };
+      const packed = packEnvelope(packer, Envelopes.ajaxEvent(event, cbId !== null)); // throws when it cannot be packed
+      // Sente's form (udt, client-id, ppstr) with EDN/Transit, else the raw body (PROTOCOL.md §4).
+      const udt = String(scheduler.now());
+      const post = ajaxPostRequest(packer, packed, cfg.clientId ?? '', udt);
+      const headers = { ...cfg.headers(), 'Content-Type': post.contentType };
       let mine: AbortController | null = null;
-      request(cfg.url({ [Query.UDT]: String(scheduler.now()) }), { method: 'POST', headers, body: packed as BodyInit }, (ac) => {
+      request(cfg.url({ [Query.UDT]: udt, ...post.query }), { method: 'POST', headers, body: post.body as BodyInit }, (ac) => {
         if (ac !== null) posts.add((mine = ac));
         else if (mine !== null) posts.delete(mine);
       }).then(

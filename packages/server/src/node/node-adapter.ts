@@ -12,7 +12,7 @@ import type { Packed } from '@sente-rx/core';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import { firstValueFrom, forkJoin, fromEvent, map, of, race, type SchedulerLike, take, timer } from 'rxjs';
-import { ContentType } from '@sente-rx/core';
+import { ContentType, isFormContentType } from '@sente-rx/core';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { requestPath } from './request-path.js';
 import type { AjaxResponder, Rejection, RequestInfo, RequestView, ServerAdapter, ServerCore, WsConnection } from '../types.js';
@@ -303,11 +303,13 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
             return done(parsed);
           }
           if (parsed !== undefined && (req.readableEnded || req.complete)) {
+            // A form parser (express.urlencoded) left Sente's form fields: put the form back together.
+            if (isFormContentType(req.headers['content-type']) && isStringRecord(parsed)) return done(new URLSearchParams(parsed).toString());
             // A body parser ran first and left a parsed value: take it as the unpacked envelope.
             if (core.options.packer.binary) return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
             let repacked: Packed;
             try {
-              repacked = core.options.packer.pack(parsed);
+              repacked = core.options.packer.pack(parsed, 'ajax-event');
             } catch {
               return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
             }
@@ -338,3 +340,6 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
     },
   };
 }
+
+const isStringRecord = (x: unknown): x is Record<string, string> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v) => typeof v === 'string');
