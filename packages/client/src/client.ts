@@ -209,7 +209,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     const at = now();
     // The state map's lastWsClose describes WebSocket closes only (Sente's semantics).
     if (t.type === 'ws') setState(onWsClose(state(), { udt: at, code: ev.code, reason: ev.reason, clean: ev.clean }));
-    else setState(onAjaxError(state(), at, ev.status ?? 0));
+    else if (ev.bufferFull !== true) setState(onAjaxError(state(), at, ev.status ?? 0));
     if (ev.status === 401 || ev.status === 403) {
       // Retrying cannot help until the app has a new session or token (Sente #405, #479).
       logger.warn('sente-rx: the server refused the channel (HTTP ' + String(ev.status) + '): not reconnecting until reconnect()', { type: t.type, status: ev.status });
