@@ -167,7 +167,7 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
       }
       // What a real network failure reports: an abnormal close (1006, not clean). The server's
       // end is closed too (with 3000, or terminated where the socket can be).
-      if (socket !== null) drop('connection broken on request');
+      if (socket !== null) drop('');
     },
   };
 }
