@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { fullJitterBackoff, isChskError, type StatePair } from '@sente-rx/core';
-import { type ChannelSocketClient, type ClientOptions, createChannelSocketClient, type FetchLike } from '@sente-rx/client';
+import { type ChannelSocketClient, type ClientOptions, createChannelSocketClient, type FetchLike, type WebSocketLike } from '@sente-rx/client';
 import { client, ManualScheduler, recordingLogger, useFixtures } from '@sente-rx/fixtures';
 import { BehaviorSubject, filter, firstValueFrom, race, take, timeout } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -113,6 +113,47 @@ describe('401/403 (item 8), over real sockets', () => {
   });
 });
 
+describe('401/403 over a WebSocket that does not say why (a browser)', () => {
+  /** `ws`, minus what browsers hide: the error's message (which names the upgrade's HTTP status). */
+  class BrowserLikeWs implements WebSocketLike {
+    readonly #ws: WebSocket;
+    onopen: WebSocketLike['onopen'] = null;
+    onmessage: WebSocketLike['onmessage'] = null;
+    onerror: WebSocketLike['onerror'] = null;
+    onclose: WebSocketLike['onclose'] = null;
+    constructor(url: string) {
+      this.#ws = new WebSocket(url);
+      this.#ws.on('error', () => this.onerror?.({}));
+      this.#ws.on('open', () => this.onopen?.({}));
+      this.#ws.on('message', (data) => this.onmessage?.({ data: String(data) }));
+      this.#ws.on('close', (code, reason) => this.onclose?.({ code, reason: String(reason), wasClean: code !== 1006 }));
+    }
+    get readyState(): number {
+      return this.#ws.readyState;
+    }
+    get binaryType(): string {
+      return this.#ws.binaryType;
+    }
+    set binaryType(t: string) {
+      this.#ws.binaryType = t as WebSocket['binaryType'];
+    }
+    send(data: string | Uint8Array<ArrayBuffer>): void {
+      this.#ws.send(data);
+    }
+    close(code?: number, reason?: string): void {
+      this.#ws.close(code, reason);
+    }
+  }
+
+  it('the client asks over HTTP (an empty POST: 403) and stops with lastClose unauthorized', async () => {
+    const srv = await fx.startServer({ csrfToken: () => 'right' });
+    const c = track(client(srv.port, { type: 'ws', WebSocket: BrowserLikeWs as unknown as ClientOptions['WebSocket'] }, 'stale'));
+    const stopped = await nextState(c, (s) => s.lastClose?.reason === 'unauthorized');
+    expect(stopped.lastClose).toMatchObject({ reason: 'unauthorized', status: 403 });
+    expect(stopped.lastWsError?.message).toBeUndefined(); // the socket itself said nothing
+  });
+});
+
 describe('auto and a server that was down (item 9)', () => {
   it('connection refused on both transports is a down server: when it comes back, auto opens over WebSocket and remembers nothing', async () => {
     // A port nothing listens on (taken, then freed), where the server starts later.
@@ -122,6 +163,7 @@ describe('auto and a server that was down (item 9)', () => {
     const tried: ('ws' | 'ajax')[] = [];
     const bothRefused = new BehaviorSubject(false);
     const fetchFn: FetchLike = (input, init) => {
+      if (init?.method === 'POST') return fetch(input, init); // the WebSocket's refusal probe, not an Ajax attempt
       tried.push('ajax');
       return fetch(input, init).finally(() => bothRefused.next(tried.includes('ws')));
     };

@@ -15,6 +15,12 @@ export interface WebSocketTransportConfig {
   readonly scheduler: SchedulerLike;
   /** Past this many bytes waiting to be sent (`bufferedAmount`), the socket is closed: the server does not read. */
   readonly maxBufferedBytes: number;
+  /**
+   * Asks the server over HTTP whether it refuses this client (401/403), for a socket that never
+   * opened and whose WebSocket did not say why (browsers never expose an upgrade's status).
+   * Resolves to 401 or 403, or undefined (not refused, or no answer).
+   */
+  readonly probeRefusal?: () => Promise<number | undefined>;
 }
 
 /**
@@ -39,6 +45,8 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
   let openTimer: Subscription | null = null;
   /** The HTTP status that refused the upgrade, when known. */
   let refusedWith: number | undefined;
+  /** Bumped by stop(): a refusal probe that answers after it reports nothing. */
+  let generation = 0;
 
   /** An error, then the end: the socket could not be made or did not open in time. */
   const abort = (message: string): void => {
@@ -72,6 +80,7 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
 
   /** Detaches the socket and closes it (or, with `hard` and a `terminate()`, drops it without a closing handshake). */
   const stop = (code: number = CloseCode.NORMAL, reason = '', hard = false): void => {
+    generation++;
     openTimer?.unsubscribe();
     const ws = socket;
     socket = null;
@@ -135,8 +144,14 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
         if (socket !== ws || silenced) return;
         socket = null;
         openTimer?.unsubscribe();
-        const status = opened ? undefined : refusedWith;
-        emit({ kind: 'closed', code: ev.code, reason: ev.reason, clean: ev.wasClean, ...(status === undefined ? {} : { status }) });
+        const closedWith = (status: number | undefined): void =>
+          emit({ kind: 'closed', code: ev.code, reason: ev.reason, clean: ev.wasClean, ...(status === undefined ? {} : { status }) });
+        if (opened || refusedWith !== undefined || cfg.probeRefusal === undefined) return closedWith(opened ? undefined : refusedWith);
+        const attempt = ++generation;
+        cfg.probeRefusal().then(
+          (status) => attempt === generation && closedWith(status),
+          () => attempt === generation && closedWith(undefined),
+        );
       };
     },
     send(event: ChskEvent, cbId: string | null): boolean {
