@@ -85,6 +85,14 @@ export interface ClientOptions {
    * network; twice in a row and the client falls back to Ajax. @default 5_000 (5 s)
    */
   readonly wsFlakyWindowMs?: number;
+  /**
+   * A WebSocket that never opened and did not say why is followed by one empty Ajax POST, which the
+   * server answers 401 or 403 exactly when it refused the upgrade for that reason; the client then
+   * stops (lastClose 'unauthorized') instead of retrying. Browsers never expose an upgrade's HTTP
+   * status; Node's `ws` does (no probe needed). @default true with the platform's WebSocket, false
+   * with an injected `WebSocket`
+   */
+  readonly wsRefusalProbe?: boolean;
   /** `auto` only: where the Ajax fallback is remembered for the page. @default globalThis.sessionStorage when present */
   readonly storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   /** @default consoleLogger: warnings and errors to the console; pass silentLogger to silence */

@@ -147,7 +147,7 @@ describe('401/403 over a WebSocket that does not say why (a browser)', () => {
 
   it('the client asks over HTTP (an empty POST: 403) and stops with lastClose unauthorized', async () => {
     const srv = await fx.startServer({ csrfToken: () => 'right' });
-    const c = track(client(srv.port, { type: 'ws', WebSocket: BrowserLikeWs as unknown as ClientOptions['WebSocket'] }, 'stale'));
+    const c = track(client(srv.port, { type: 'ws', WebSocket: BrowserLikeWs, wsRefusalProbe: true }, 'stale'));
     const stopped = await nextState(c, (s) => s.lastClose?.reason === 'unauthorized');
     expect(stopped.lastClose).toMatchObject({ reason: 'unauthorized', status: 403 });
     expect(stopped.lastWsError?.message).toBeUndefined(); // the socket itself said nothing

@@ -26,6 +26,8 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
     if (fetchFn === undefined) throw new TypeError('no fetch: pass options.fetch');
     ajaxBase = channelUrl(path, opts, 'ajax');
   }
+  // The platform's WebSocket (a browser's) hides an upgrade's status; an injected one (`ws`) says it.
+  const probe = opts.wsRefusalProbe ?? opts.WebSocket === undefined;
   const factory: TransportFactory = (ctx) => {
     const own = (base: string | undefined, q: Record<string, string | undefined>): string => withQuery(base ?? '', opts.params, { [Query.CLIENT_ID]: ctx.clientId, ...q });
     if (ctx.type === 'ajax' && fetchFn !== undefined) {
@@ -50,7 +52,7 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
       url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken() }),
       WebSocket,
       connectTimeoutMs: opts.wsConnectTimeoutMs ?? 10_000, // 10 s
-      ...(fetchFn === undefined || probeBase === undefined ? {} : { probeRefusal: () => probeRefusal(fetchFn, own(probeBase, {}), token(), ctx.scheduler) }),
+      ...(fetchFn === undefined || probeBase === undefined || !probe ? {} : { probeRefusal: () => probeRefusal(fetchFn, own(probeBase, {}), token(), ctx.scheduler) }),
     });
   };
   return { factory, wsAvailable: WebSocket !== undefined };
