@@ -10,6 +10,7 @@
  */
 import {
   assertEvent,
+  ChskError,
   type ChskEvent,
   type ChskState,
   CloseCode,
@@ -21,10 +22,12 @@ import {
   initialState,
   isReservedId,
   jsonPacker,
+  onAjaxError,
   onAjaxSuccess,
   onClosed,
   onHandshake,
   onReconnectScheduled,
+  onUnauthorized,
   onWsClose,
   onWsError,
   randomUuid,
@@ -48,6 +51,7 @@ import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
+import { rateLimitedWarn } from './log-limit.js';
 import { closedError, createRequests, requestError } from './requests.js';
 import { createServerRequests, SERVER_REQUEST_ID } from './server-requests.js';
 import { builtInTransports } from './transports/built-in.js';
@@ -86,6 +90,10 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   const keepAliveMs = opts.wsKeepAliveMs ?? 20_000; // 20 s
   const pingTimeoutMs = opts.wsPingTimeoutMs ?? 5_000; // 5 s
   const flakyWindowMs = opts.wsFlakyWindowMs ?? 5_000; // 5 s
+  const stableMs = opts.stableMs ?? 5_000; // 5 s
+  const maxBufferedBytes = opts.maxBufferedBytes ?? 8 * 1_048_576; // 8 MiB, as the server's
+  if (!(stableMs >= 0 && Number.isFinite(stableMs))) throw new TypeError(`stableMs must be a finite number >= 0, got ${String(stableMs)}`);
+  if (!(maxBufferedBytes > 0)) throw new TypeError(`maxBufferedBytes must be > 0, got ${String(maxBufferedBytes)}`);
   const wrap = opts.wrapRecvEvs === true;
   const fallback = fallbackMemory(opts.storage === undefined ? defaultStorage() : opts.storage, path);
   const now = (): number => scheduler.now();
@@ -113,6 +121,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   const state$ = new BehaviorSubject<StatePair>([init, init]);
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
+  const warnLimited = rateLimitedWarn(logger, scheduler);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -174,10 +183,12 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   const connection: Connection = createConnection({
     scheduler,
     backoff: opts.backoffMs ?? fullJitterBackoff(),
+    stableMs,
+    logger,
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, maxBufferedBytes });
     },
     onEvent,
   });
@@ -186,7 +197,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     lastComms = now();
     switch (msg.kind) {
       case 'handshake': {
-        connection.resetBackoff();
+        connection.opened(); // the backoff resets once this connection proves stable
         connHandshaken = true;
         autoFeed({ kind: 'opened', type: t.type, at: now() });
         const first = !everHandshaken;
@@ -220,8 +231,8 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       const t = connection.current;
       if (!state().open || t === null) return 'closed';
       const outcome = transmit(t, event, null);
-      if (outcome === 'broken') restart('ws-error');
-      return outcome === 'broken' ? 'closed' : outcome;
+      if (outcome.kind === 'broken') restart('ws-error');
+      return outcome.kind === 'broken' ? 'closed' : outcome.kind;
     },
   });
 
@@ -262,26 +273,44 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     const at = now();
     // The state map's lastWsClose describes WebSocket closes only (Sente's semantics).
     if (t.type === 'ws') setState(onWsClose(state(), { udt: at, code: ev.code, reason: ev.reason, clean: ev.clean }));
-    if (autoFeed({ kind: 'closed', type: t.type, everOpened: connOpened, clean: ev.clean, at })) {
-      logger.warn('sente-rx: falling back from WebSocket to Ajax long-polling', { code: ev.code, error: ev.reason });
-      closed('downgrading-ws-to-ajax');
-      connection.resetBackoff();
-      connection.connect();
+    else if (ev.bufferFull !== true) setState(onAjaxError(state(), at, ev.status ?? 0));
+    if (ev.status === 401 || ev.status === 403) {
+      // Retrying cannot help until the app has a new session or token (Sente #405, #479).
+      logger.warn('sente-rx: the server refused the channel (HTTP ' + String(ev.status) + '): not reconnecting until reconnect()', { type: t.type, status: ev.status });
+      setState(onUnauthorized(state(), ev.status, at));
       return;
     }
-    closed(ev.clean ? 'clean' : 'unexpected');
+    const neverOpened = t.type === 'ws' ? !connOpened : !connHandshaken;
+    if (neverOpened) {
+      // A failure on every attempt (a wrong path: 404s; an upgrade nobody answers) is visible, once a minute.
+      warnLimited(`${t.type}:${String(ev.status ?? ev.code)}`, `sente-rx: could not connect over ${t.type === 'ws' ? 'WebSocket' : 'Ajax'}${ev.status === undefined ? '' : ` (HTTP ${String(ev.status)})`}; retrying with backoff`, {
+        code: ev.code,
+        reason: ev.reason,
+        ...(ev.status === undefined ? {} : { status: ev.status }),
+      });
+    }
+    if (autoFeed({ kind: 'closed', type: t.type, everOpened: t.type === 'ws' ? connOpened : connHandshaken, clean: ev.clean, answered: ev.status !== undefined, at })) {
+      logger.warn('sente-rx: falling back from WebSocket to Ajax long-polling', { code: ev.code, error: ev.reason });
+      closed('downgrading-ws-to-ajax');
+      connection.connect(); // at once; the backoff keeps counting (a down server must not be hammered)
+      return;
+    }
+    closed(ev.bufferFull === true ? 'send-buffer-full' : ev.clean ? 'clean' : 'unexpected');
+    scheduleRetry();
+  };
+
+  const scheduleRetry = (): void => {
     const due = connection.retry();
     if (due !== undefined) setState(onReconnectScheduled(state(), due));
   };
 
-  /** Drop the current transport and connect again at once (ping timeout, send failure). */
+  /** Drop the current transport and connect again by the backoff (ping timeout, send failure). */
   const restart = (reason: CloseReason): void => {
     connection.drop({ code: CloseCode.NORMAL, reason });
     stopKeepAlive();
     requests.failAll();
     closed(reason);
-    connection.resetBackoff();
-    connection.connect();
+    scheduleRetry();
   };
 
   // ---- keep-alive (WebSocket) --------------------------------------------------------------------
@@ -307,30 +336,33 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  /** Hands an envelope to the transport: 'sent', 'unpackable' (that send fails) or 'broken' (the connection cannot carry it). */
-  const transmit = (t: Transport, event: ChskEvent, cbId: string | null): 'sent' | 'unpackable' | 'broken' => {
+  type Outcome = { readonly kind: 'sent' | 'broken' } | { readonly kind: 'unpackable'; readonly error: ChskError };
+
+  /** Hands an envelope to the transport: sent, unpackable (only that send fails) or broken (the connection cannot carry it). */
+  const transmit = (t: Transport, event: ChskEvent, cbId: string | null): Outcome => {
     let ok: boolean;
     try {
       ok = t.send(event, cbId);
     } catch (err) {
-      logger.warn('sente-rx: an event could not be packed', { err });
-      return 'unpackable';
+      logger.warn('sente-rx: an event could not be packed', { id: event[0], err });
+      return { kind: 'unpackable', error: new ChskError('chsk/error', `the event ${event[0]} could not be packed`, { cause: err }) };
     }
-    if (!ok) return 'broken';
+    if (!ok) return { kind: 'broken' };
     lastComms = now();
-    return 'sent';
+    return { kind: 'sent' };
   };
 
   const request = (event: ChskEvent, timeoutMs: number): Observable<unknown> => {
     const t = connection.current;
     if (!state().open || t === null) return throwError(closedError);
-    let broken = false;
+    let outcome: Outcome = { kind: 'sent' };
     const result = requests.request((cbId) => {
-      const outcome = transmit(t, event, cbId);
-      broken = outcome === 'broken';
-      return outcome === 'sent';
+      outcome = transmit(t, event, cbId);
+      return outcome.kind === 'sent';
     }, timeoutMs);
-    if (broken) restart('ws-error');
+    const o = outcome as Outcome;
+    if (o.kind === 'unpackable') return throwError(() => o.error);
+    if (o.kind === 'broken') restart('ws-error');
     return result;
   };
 
@@ -357,8 +389,9 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       const t = connection.current;
       if (!state().open || t === null) return throwError(closedError);
       const outcome = transmit(t, event, null);
-      if (outcome === 'sent') return EMPTY;
-      if (outcome === 'broken') restart('ws-error');
+      if (outcome.kind === 'sent') return EMPTY;
+      if (outcome.kind === 'unpackable') return throwError(() => outcome.error);
+      restart('ws-error');
       return throwError(() => requestError('chsk/error', 'the transport could not send'));
     }
     if (!(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {

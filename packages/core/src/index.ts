@@ -100,10 +100,12 @@ export type { FirstSubscriberBufferOptions } from './replay-first.js';
 // client state model
 export {
   initialState,
+  onAjaxError,
   onAjaxSuccess,
   onClosed,
   onHandshake,
   onReconnectScheduled,
+  onUnauthorized,
   onWsClose,
   onWsError,
   transition,
@@ -115,8 +117,8 @@ export { readonlyBehaviorSubject } from './readonly-subject.js';
 export type { ReadonlyBehaviorSubject } from './readonly-subject.js';
 
 // backoff, ids, logging
-export { backoffMs, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';
+export { backoffMs, checkBackoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff, MAX_TIMER_DELAY_MS } from './backoff.js';
+export type { BackoffDelay, BackoffOptions } from './backoff.js';
 export { randomUuid } from './ids.js';
 export { consoleLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';

@@ -242,8 +242,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the example page', () => {
     it('notices its own breakConnection(), and reconnects', async () => {
       const page = await openPage();
       await page.click('#btn-break');
-      // A WebSocket the client closes itself (3000) closes cleanly, so Sente says 'clean' there.
-      await poll(() => closeReasons(page)).toEqual([expect.stringMatching(/^(unexpected|clean)$/)]);
+      // It acts like a network failure on every transport: 'unexpected' (over ws: code 1006, not clean).
+      await poll(() => closeReasons(page)).toEqual(['unexpected']);
+      if (type === 'ws') expect(await text(page, '#st-ws')).toMatch(/^code 1006 .*\(not clean\)/);
       await waitOpen(page);
       await expectEcho(page);
     });

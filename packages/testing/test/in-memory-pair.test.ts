@@ -57,14 +57,17 @@ describe('inMemoryPair (virtual time, no real timer)', () => {
       expect(alice).toEqual([
         '2 open', // connect: the attempt reaches the server at 1, the handshake arrives at 2
         // keep-alive: a ping at 502 (500 ms silent) is answered at 504; the next check at 1002 sees
-        // 498 ms of silence; the ping at 1502 gets no pong: ping timeout at 1702, reconnect at once
+        // 498 ms of silence; the ping at 1502 gets no pong: ping timeout at 1702, and the reconnect
+        // goes through the backoff (attempt 1: 250 ms)
         `1702 closed ${reasons[0]}`,
-        '1704 open',
-        // the network goes down at 2000: backoff 250 ms (attempt 1, refused at 2251), then 500 ms
+        '1702 retry at 1952',
+        '1954 open',
+        // the network goes down at 2000. The connection of 1954 never proved stable (stableMs), so the
+        // backoff goes on: attempt 2 (500 ms, refused at 2501), then attempt 3 (750 ms)
         `2000 closed ${reasons[1]}`,
-        '2000 retry at 2250',
-        '2251 retry at 2751',
-        '2753 open',
+        '2000 retry at 2500',
+        '2501 retry at 3251',
+        '3253 open',
         '4000 closed requested-disconnect',
       ]);
       expect(server).toEqual([
@@ -73,13 +76,13 @@ describe('inMemoryPair (virtual time, no real timer)', () => {
         '1 chsk/uidport-open alice',
         '51 chsk/uidport-open bob', // Ajax: his first poll (after the handshake GET, at 3) makes him present
         '503 chsk/ws-ping', // alice's keep-alive ping reached the server; the one at 1502 died on the silent path
-        // alice reconnected at 1703, so her uid never looked gone. The network dropped both at 2000
+        // alice reconnected at 1953, so her uid never looked gone. The network dropped both at 2000
         // (bob's held poll was abandoned, seen at 2001); the 300 ms grace expired before they came back.
         '2300 chsk/uidport-close alice',
         '2350 chsk/uidport-close bob', // gone at 2301, inside alice's window
-        '2752 chsk/uidport-open alice',
-        '2802 chsk/uidport-open bob', // his retry at 2751: handshake GET, then the poll at 2754
-        '3254 chsk/ws-ping', // keep-alive again, 500 ms after alice's handshake at 2753
+        '2754 chsk/uidport-open bob', // his retry at 2751: handshake GET, then the poll
+        '3252 chsk/uidport-open alice', // her retry at 3251
+        '3754 chsk/ws-ping', // keep-alive again, 500 ms after alice's handshake at 3253
       ]);
       // Bob long-polls: handshake at 2, polls held lpTimeoutMs (1 s) and answered chsk/timeout,
       // re-polled at once, until the network went down.

@@ -268,15 +268,18 @@ async function refreshSession(): Promise<boolean> {
 let checkingSession = false;
 /**
  * The demo's sessions live in the server's memory, so a restarted server refuses our old CSRF
- * token (403) and the client would retry forever (Sente #368). Each time a reconnect gets
- * scheduled we ask for the session; if it is a new one, we reconnect at once with its token.
+ * token (403). The client does not retry a 401/403 by itself (Sente #368, #405): its state shows
+ * `lastClose.reason === 'unauthorized'`. Then we ask for the session; if it is a new one, we
+ * reconnect with its token. The same token again would only be refused again: we say so and wait
+ * for the Reconnect button.
  */
 function recoverForgottenSession(old: ChskState, now: ChskState): void {
-  if (now.open || checkingSession || now.udtNextReconnect === undefined || now.udtNextReconnect === old.udtNextReconnect) return;
+  if (checkingSession || now.lastClose?.reason !== 'unauthorized' || old.lastClose === now.lastClose) return;
   checkingSession = true;
+  log.add('info', 'unauthorized', `the server refused the channel (HTTP ${now.lastClose.status ?? '?'}): asking for a fresh session`);
   refreshSession()
-    .then((renewed) => renewed && chsk.reconnect())
-    .catch(() => undefined) // the server is unreachable: the client's own retries go on
+    .then((renewed) => (renewed ? chsk.reconnect() : log.add('info', 'unauthorized', 'the session did not change: log in again or press Reconnect')))
+    .catch(() => log.add('error', 'session', 'GET /session failed: press Reconnect to try again'))
     .finally(() => (checkingSession = false));
 }
 
