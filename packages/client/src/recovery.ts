@@ -1,5 +1,5 @@
 /**
- * The client's side of recovery (PROTOCOL.md §9): remembers where it stands in the server's log
+ * The client's side of recovery (PROTOCOL.md §11): remembers where it stands in the server's log
  * (the last sequence received per stream, and the log's epoch), presents that on every WebSocket
  * connect and Ajax poll (`pos`), drops the events it already has when a replay and a live
  * delivery overlap, and reads `recovered` from the handshake.

@@ -1,5 +1,5 @@
 /**
- * Positions on the wire (PROTOCOL.md §9, "Recovery"): how a client says where it stands in the
+ * Positions on the wire (PROTOCOL.md §11, "Recovery"): how a client says where it stands in the
  * server's event log, how a push batch says where each of its events sits, and the recovery part
  * of the handshake. Pure codecs, shared by the client and the server; nothing here does IO.
  *
@@ -173,12 +173,13 @@ export function recoveryElement(r: HandshakeRecovery): ChskEvent {
 
 /**
  * Splits a handshake's data array into its layout part and its recovery element. The element is
- * recognised only as the LAST element, and only as `["chsk/recovery", {…}]` (without it, the last
- * element of either handshake layout is the boolean `first`), so it works with both layouts.
+ * recognised only as the 5th and last element, after a boolean `first`, in the form
+ * `["chsk/recovery", {…}]` (`[uid, null, handshakeData, first, element]`), so handshake data can
+ * never be mistaken for it.
  */
 export function splitHandshakeRecovery(hs: readonly unknown[]): { readonly rest: readonly unknown[]; readonly recovery?: HandshakeRecovery } {
-  const last: unknown = hs[hs.length - 1];
-  if (hs.length < 2 || !Array.isArray(last) || last[0] !== RECOVERY_ID) return { rest: hs };
+  const last: unknown = hs[4];
+  if (hs.length !== 5 || typeof hs[3] !== 'boolean' || !Array.isArray(last) || last[0] !== RECOVERY_ID) return { rest: hs };
   const rest = hs.slice(0, -1);
   const data: unknown = last[1];
   if (typeof data !== 'object' || data === null) return { rest };

@@ -16,9 +16,13 @@ export const Query = Object.freeze({
   HANDSHAKE_ALT: 'handshake',
   /** Cache-buster on Ajax requests. */
   UDT: 'udt',
+  /** Ajax POST form field holding the packed envelope (Sente's `:ppstr`), with `senteFormat` packers. */
+  PPSTR: 'ppstr',
+  /** Ajax POST query flag of a binary packer's raw body (Sente's `binary?=true`). */
+  BINARY: 'binary?',
   /**
    * Recovery support and the client's position (WebSocket URL and every Ajax GET): `pos=` for
-   * "supported, no position yet", `pos=<epoch>.<u>.<g>` once it has one (PROTOCOL.md §9).
+   * "supported, no position yet", `pos=<epoch>.<u>.<g>` once it has one (PROTOCOL.md §11).
    */
   POS: 'pos',
 } as const);
@@ -37,15 +41,21 @@ export const ContentType = Object.freeze({
   JSON: 'application/json; charset=utf-8',
   /** Client POST bodies packed by a text packer (a "simple" content type: no CORS preflight). */
   TEXT_POST: 'text/plain;charset=UTF-8',
+  /** Client POST bodies in Sente's form (`udt`, `client-id`, `ppstr`), as Sente's client sends them. */
+  FORM_POST: 'application/x-www-form-urlencoded;charset=UTF-8',
   /** Bodies of a binary packer, both ways. */
   BINARY: 'application/octet-stream',
   /** Refusals and errors. */
   PLAIN: 'text/plain; charset=utf-8',
 } as const);
 
-/** The content type of a packed body for a packer. */
-export const packedContentType = (binary: boolean, side: 'server' | 'client'): string =>
-  binary ? ContentType.BINARY : side === 'server' ? ContentType.JSON : ContentType.TEXT_POST;
+/**
+ * The content type of a packed body for a packer. Server answers of Sente's text formats
+ * (`senteFormat`: EDN, Transit) are `text/plain` (Sente sends http-kit's default `text/html`,
+ * which no client reads; sente-rx does not label user data as HTML).
+ */
+export const packedContentType = (binary: boolean, side: 'server' | 'client', senteFormat = false): string =>
+  binary ? ContentType.BINARY : side === 'client' ? ContentType.TEXT_POST : senteFormat ? ContentType.PLAIN : ContentType.JSON;
 
 /** Reserved event ids (the `chsk/` namespace) that have a meaning. */
 export const ReservedId = Object.freeze({
@@ -59,6 +69,12 @@ export const ReservedId = Object.freeze({
   CLOSE: 'chsk/close',
   UIDPORT_OPEN: 'chsk/uidport-open',
   UIDPORT_CLOSE: 'chsk/uidport-close',
+  /** A server→client request inside a push batch: `["chsk/req", [reqId, event]]` (PROTOCOL.md §7). */
+  REQUEST: 'chsk/req',
+  /** A client's answer to a server request: `["chsk/reply", [reqId, value]]` or `[reqId, null, "chsk/error", issues?]`. */
+  REPLY: 'chsk/reply',
+  /** A push entry carrying a refused client request's validation issues, just before its `chsk/error` reply. */
+  ISSUES: 'chsk/issues',
   /** The first entry of a push batch sent to a recovery client: the positions of the entries after it. */
   POS: 'chsk/pos',
   /** The last element of a handshake sent to a recovery client: its position and `recovered`. */

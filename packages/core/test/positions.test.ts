@@ -98,19 +98,19 @@ describe('handshake recovery element', () => {
   });
 
   it('is absent for a client without recovery: the v1 handshake, unchanged', () => {
-    expect(handshakeEnvelope('alice', null, true)).toEqual([['chsk/handshake', ['alice', null, true]], null]);
-    const msg = parseServerMessage([['chsk/handshake', ['alice', null, true]], null]);
+    expect(handshakeEnvelope('alice', null, true)).toEqual([['chsk/handshake', ['alice', null, null, true]], null]);
+    const msg = parseServerMessage([['chsk/handshake', ['alice', null, null, true]], null]);
     expect(msg.ok && msg.value.kind === 'handshake' && 'recovery' in msg.value).toBe(false);
   });
 
-  it('is found after either layout ([uid, hd, first] and Sente’s [uid, nil, hd, first])', () => {
+  it('is recognised only as the 5th element, after a boolean first', () => {
     const el = ['chsk/recovery', { pos: 'e.1.5.2', recovered: true }];
-    expect(splitHandshakeRecovery(['u', 'hd', true, el])).toEqual({ rest: ['u', 'hd', true], recovery: { position: pos, recovered: true } });
     expect(splitHandshakeRecovery(['u', null, 'hd', true, el])).toEqual({ rest: ['u', null, 'hd', true], recovery: { position: pos, recovered: true } });
-    // handshake data that merely looks like the element, not last: untouched
-    expect(splitHandshakeRecovery(['u', el, true])).toEqual({ rest: ['u', el, true] });
+    // handshake data that merely looks like the element: untouched
+    expect(splitHandshakeRecovery(['u', null, el])).toEqual({ rest: ['u', null, el] });
+    expect(splitHandshakeRecovery(['u', null, 'hd', el])).toEqual({ rest: ['u', null, 'hd', el] });
     // a malformed element is dropped, not delivered as handshake data
-    expect(splitHandshakeRecovery(['u', 'hd', true, ['chsk/recovery', { pos: 'bad' }]])).toEqual({ rest: ['u', 'hd', true] });
+    expect(splitHandshakeRecovery(['u', null, 'hd', true, ['chsk/recovery', { pos: 'bad' }]])).toEqual({ rest: ['u', null, 'hd', true] });
   });
 
   it('state.recovered follows each handshake and is absent after one without it', () => {

@@ -4,14 +4,13 @@
  */
 import {
   ContentType,
-  DUMMY_CB_200,
-  envelope,
-  handshakeEnvelope,
-  LP_TIMEOUT,
+  Envelopes,
+  type KindedEnvelope,
   type Packed,
   packedContentType,
+  packEnvelope,
+  packHandshake,
   Query,
-  ReservedId,
   type HandshakeRecovery,
   type PositionQuery,
   type Uid,
@@ -85,8 +84,8 @@ export class AjaxSessions<TReq> implements PollHost {
     private readonly outbox: Outbox,
     private readonly recovery: RecoveryStarts,
   ) {
-    this.packedLpTimeout = ctx.packer.pack(envelope(LP_TIMEOUT));
-    this.contentType = packedContentType(ctx.packer.binary, 'server');
+    this.packedLpTimeout = packEnvelope(ctx.packer, Envelopes.lpTimeout());
+    this.contentType = packedContentType(ctx.packer.binary, 'server', ctx.packer.senteFormat === true);
   }
 
   get scheduler(): SchedulerLike {
@@ -119,7 +118,7 @@ export class AjaxSessions<TReq> implements PollHost {
     if (wantsHandshake || existing === undefined) {
       let hs: Packed;
       try {
-        hs = ctx.packer.pack(handshakeEnvelope(uid, ctx.options.handshakeData(req), existing === undefined));
+        hs = packHandshake(ctx.packer, uid, ctx.options.handshakeData(req), existing === undefined);
       } catch (err) {
         ctx.logger.error('sente-rx: handshakeData threw or could not be packed', { err, clientId });
         res.respond(500, 'Internal server error', ContentType.PLAIN);
@@ -151,7 +150,7 @@ export class AjaxSessions<TReq> implements PollHost {
   }
 
   /**
-   * A GET of a client that announced recovery (PROTOCOL.md §9.5). A poll with a position is
+   * A GET of a client that announced recovery (PROTOCOL.md §11.5). A poll with a position is
    * answered from the log merged with what this node holds, so any node can serve it, even one that
    * never saw the client (no sticky sessions); a handshake (or a poll whose log has a gap) gets the
    * handshake with the recovery element. The connection holds no channel while the log is read.
@@ -205,7 +204,7 @@ export class AjaxSessions<TReq> implements PollHost {
       conn.epoch = recovery.position.epoch;
       let hs: Packed;
       try {
-        hs = ctx.packer.pack(handshakeEnvelope(uid, ctx.options.handshakeData(req), first, recovery));
+        hs = packHandshake(ctx.packer, uid, ctx.options.handshakeData(req), first, recovery);
       } catch (err) {
         ctx.logger.error('sente-rx: handshakeData threw or could not be packed', { err, clientId });
         res.respond(500, 'Internal server error', ContentType.PLAIN);
@@ -280,7 +279,7 @@ export class AjaxSessions<TReq> implements PollHost {
       // A reply to a server→client request (requests.ts): acknowledged like any event without a cbId.
       const uid = this.uid(req, clientId, res);
       if (uid === undefined) return;
-      res.respond(200, packer.pack(envelope(DUMMY_CB_200)), this.contentType);
+      res.respond(200, packEnvelope(packer, Envelopes.dummyCb200()), this.contentType);
       ctx.clientReply({ uid, clientId }, msg.event[1]);
       return;
     }
@@ -296,20 +295,21 @@ export class AjaxSessions<TReq> implements PollHost {
     const { event, cbId } = msg;
     const from = this.registry.get('ajax', uid, clientId) ?? { uid, clientId };
     if (cbId === null) {
-      res.respond(200, packer.pack(envelope(DUMMY_CB_200)), this.contentType);
+      res.respond(200, packEnvelope(packer, Envelopes.dummyCb200()), this.contentType);
       ctx.emit(from, event, info);
       return;
     }
     let lpTimer: Subscription | null = null;
-    const reply = onceReply(ctx.logger, (v) => {
+    const answer = onceReply(ctx.logger, (e: KindedEnvelope) => {
       this.heldPosts.delete(onServerClose);
       lpTimer?.unsubscribe();
-      if (!res.done) res.respond(200, packReply(ctx, v, null, clientId), this.contentType);
+      if (!res.done) res.respond(200, packReply(ctx, e, clientId), this.contentType);
     });
+    const reply = (v: unknown): void => answer(Envelopes.reply(v, null));
     // close() answers a POST still waiting for its reply, so the client's request fails at once.
-    const onServerClose = (): void => reply(ReservedId.CLOSED);
+    const onServerClose = (): void => answer(Envelopes.closed(null));
     this.heldPosts.add(onServerClose);
-    lpTimer = timer(ctx.options.lpTimeoutMs, ctx.scheduler).subscribe(() => reply(LP_TIMEOUT));
+    lpTimer = timer(ctx.options.lpTimeoutMs, ctx.scheduler).subscribe(() => answer(Envelopes.lpTimeout()));
     res.onAbort(() => {
       lpTimer?.unsubscribe();
       this.heldPosts.delete(onServerClose);

@@ -3,7 +3,7 @@
  * it, so a cluster broker (`@sente-rx/redis`) can route sends, broadcasts and server→client
  * requests to whichever node holds the clients, and aggregate presence across nodes.
  *
- * Recovery (issue 13, PROTOCOL.md §9) rides on optional members: a broker that keeps a log stamps
+ * Recovery (issue 13, PROTOCOL.md §11) rides on optional members: a broker that keeps a log stamps
  * each delivered message with `logged` and answers `history` / `head` / `settled`; a broker
  * without them still works, and the server then runs without recovery.
  */

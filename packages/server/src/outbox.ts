@@ -2,7 +2,7 @@
  * Pushes: per-uid send buffers and their batching windows (`sendBufMs`), the pending queues of
  * clients without a channel, and packing batches.
  */
-import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
+import { type ChskEvent, CloseCode, Envelopes, type Packed, packEnvelope, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
 import { type Subscription, timer } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
@@ -178,19 +178,19 @@ export class Outbox {
     const { packer } = this.ctx;
     const batch = (xs: readonly Buffered[]): readonly ChskEvent[] => (epoch === null ? xs.map(eventOf) : positionedBatch(epoch, xs.map(entryOf)));
     try {
-      return packer.pack(batchEnvelope(batch(items)));
+      return packEnvelope(packer, Envelopes.batch(batch(items)));
     } catch {
       const ok = items.filter((b) => {
         const e = eventOf(b);
         try {
-          packer.pack(e);
+          packEnvelope(packer, Envelopes.batch([e]));
           return true;
         } catch (err) {
           this.ctx.logger.error('sente-rx: dropped a pushed event that cannot be packed', { uid, id: e[0], err });
           return false;
         }
       });
-      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(batch(ok)));
+      return ok.length === 0 ? undefined : packEnvelope(packer, Envelopes.batch(batch(ok)));
     }
   }
 

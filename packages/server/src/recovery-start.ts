@@ -1,5 +1,5 @@
 /**
- * Recovery starts (PROTOCOL.md §9.5): the async step between a WebSocket open or an Ajax GET that
+ * Recovery starts (PROTOCOL.md §11.5): the async step between a WebSocket open or an Ajax GET that
  * presented `pos` and the moment the client gets its handshake or its poll answer. The sessions
  * register the connection with no channel first (its live deliveries are held in its pending
  * queue), then call `start` / `poll`; the plan is computed and applied in ONE synchronous step

@@ -1,5 +1,5 @@
 /**
- * The server's side of recovery (PROTOCOL.md §9, issue 13): where a client starts after a connect,
+ * The server's side of recovery (PROTOCOL.md §11, issue 13): where a client starts after a connect,
  * reconnect or Ajax poll that presented a position, and which events it gets, in order, once.
  *
  * The broker keeps a bounded log per uid plus one for broadcasts (`history`, `head`, `settled`).
@@ -61,7 +61,7 @@ export interface RecoveryBounds {
 
 /**
  * On by default: a reconnect after a tunnel, a sleep or a deploy within two minutes loses nothing,
- * and the cost is bounded (see PROTOCOL.md §9.6 for the memory figures). `false` turns it off:
+ * and the cost is bounded (see PROTOCOL.md §11.6 for the memory figures). `false` turns it off:
  * no log, no positions on the wire, clients get no `recovered`.
  */
 export const DEFAULT_RECOVERY: RecoveryBounds = Object.freeze({ maxEvents: 1_000, maxAgeMs: 120_000 });

@@ -20,7 +20,7 @@ export class Conn {
   polled: boolean;
   /** Events waiting for a channel (between polls, while reconnecting within the grace period, or while a recovery start reads the log). */
   pending: Buffered[] | null = null;
-  /** Recovery (PROTOCOL.md §9): the log epoch of a client that announced support, so its batches carry positions; `null` for any other. */
+  /** Recovery (PROTOCOL.md §11): the log epoch of a client that announced support, so its batches carry positions; `null` for any other. */
   epoch: string | null = null;
   graceTimer: Subscription | null = null;
 

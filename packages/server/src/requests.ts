@@ -9,15 +9,15 @@
  * "chsk/error", issues?]]`, without a cbId. `reqId` is this node's own (a dispatched request's
  * wire id), so requests of two asking nodes to one client cannot collide.
  */
-import { type ChskEvent, ChskError, type Logger, type Uid, type ValidationIssue } from '@sente-rx/core';
+import { type ChskEvent, ChskError, type Logger, ReservedId, type Uid, type ValidationIssue } from '@sente-rx/core';
 import { AsyncSubject, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { type Broker, type BrokerOutcome, type BrokerReply, type BrokerRequest, outcomeError } from './broker.js';
 
-/** The reserved ids of the request wire. */
-export const REQ = 'chsk/req';
-export const REPLY = 'chsk/reply';
+/** The reserved ids of the request wire (defined with the rest of the protocol in core). */
+export const REQ = ReservedId.REQUEST;
+export const REPLY = ReservedId.REPLY;
 /** The push entry that carries a refused client request's validation issues just before its `chsk/error` reply (WebSocket). */
-export const ISSUES = 'chsk/issues';
+export const ISSUES = ReservedId.ISSUES;
 
 /** Most issues kept from (or sent to) a client, and the longest message. */
 export const MAX_ISSUES = 20;

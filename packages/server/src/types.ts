@@ -93,7 +93,14 @@ export interface ServerOptions<TReq> {
   readonly allowedOrigins?: AllowedOrigins;
   /** Refuse with 401 when this returns false. */
   readonly authorized?: (req: TReq) => boolean;
-  /** Runs before every built-in check; a non-null result refuses the request with that response. */
+  /**
+   * Runs before every built-in check; a non-null result refuses the request with that response.
+   * It is never written raw: a header whose name is not a token or whose value is not printable
+   * ASCII (CR/LF, `✓`, …) is dropped, as are framing headers (`Content-Length`,
+   * `Transfer-Encoding`, `Connection`, `Upgrade`, `Keep-Alive`); the refusal keeps its status and
+   * body, and each drop is logged at error level. A `status` that is not an integer in 300..599
+   * is answered 500 instead, logged. A throw is answered 500, logged.
+   */
   readonly reject?: (req: TReq) => Rejection | null | undefined;
   /** @default jsonPacker */
   readonly packer?: Packer;
@@ -121,7 +128,7 @@ export interface ServerOptions<TReq> {
    */
   readonly broker?: Broker;
   /**
-   * Recovery (PROTOCOL.md §9): a bounded log of pushes per uid (and one of broadcasts), so a client
+   * Recovery (PROTOCOL.md §11): a bounded log of pushes per uid (and one of broadcasts), so a client
    * that comes back within its bounds gets exactly what it missed, in order, once, on any node;
    * `state.recovered` tells it when the log could not cover the gap. On by default with
    * `{ maxEvents: 1_000, maxAgeMs: 120_000 }` (2 min); `false` turns it off. The bounds apply to the

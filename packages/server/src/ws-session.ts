@@ -3,19 +3,18 @@
  * keep-alive (server pings, ping timeout) on the scheduler.
  */
 import {
-  type CbId,
   classifyClientMessage,
   CloseCode,
-  handshakeEnvelope,
+  Envelopes,
+  type KindedEnvelope,
   type Logger,
   type Packed,
-  PONG,
+  packEnvelope,
+  packHandshake,
   ProtocolCloseReason,
   type PositionQuery,
   ReservedId,
   type Uid,
-  envelope,
-  WS_PING,
 } from '@sente-rx/core';
 import { interval, type Subscription } from 'rxjs';
 import { type CoreContext, onceReply, packIssues, packReply, type RefuseFn, type ServerChan, uidOf } from './channel.js';
@@ -116,7 +115,7 @@ export class WsSessions<TReq> implements SessionHost {
     private readonly outbox: Outbox,
     private readonly recovery: RecoveryStarts,
   ) {
-    this.packedPing = ctx.packer.pack(envelope(WS_PING));
+    this.packedPing = packEnvelope(ctx.packer, Envelopes.wsPing());
     const { wsKeepAliveMs: k, wsPingTimeoutMs: p } = ctx.options;
     if (k > 0) {
       // One sweep for all sockets instead of a timer per socket; a tick of a quarter of the
@@ -175,7 +174,7 @@ export class WsSessions<TReq> implements SessionHost {
     }
     const old = takeOver();
     try {
-      channel.send(ctx.packer.pack(handshakeEnvelope(uid, handshakeData, old === undefined)));
+      channel.send(packHandshake(ctx.packer, uid, handshakeData, old === undefined));
     } catch (err) {
       ctx.logger.error('sente-rx: the handshake data could not be packed', { err, clientId });
       channel.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR);
@@ -187,7 +186,7 @@ export class WsSessions<TReq> implements SessionHost {
     return session;
   }
 
-  /** PROTOCOL.md §9.5: handshake with the recovery element, then the missed and held events, then the channel opens to live pushes. */
+  /** PROTOCOL.md §11.5: handshake with the recovery element, then the missed and held events, then the channel opens to live pushes. */
   private startRecovery(session: WsSession, q: Exclude<PositionQuery, { kind: 'absent' }>, handshakeData: unknown, takeOver: () => Conn | undefined): void {
     const { ctx } = this;
     const { conn } = session;
@@ -205,7 +204,7 @@ export class WsSessions<TReq> implements SessionHost {
         conn.epoch = plan.recovery.position.epoch;
         let hs: Packed;
         try {
-          hs = ctx.packer.pack(handshakeEnvelope(conn.uid, handshakeData, first, plan.recovery));
+          hs = packHandshake(ctx.packer, conn.uid, handshakeData, first, plan.recovery);
         } catch (err) {
           ctx.logger.error('sente-rx: the handshake data could not be packed', { err, clientId: conn.clientId });
           session.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR);
@@ -255,10 +254,10 @@ export class WsSessions<TReq> implements SessionHost {
         }
         if (msg.event === undefined) ctx.logger.warn('sente-rx: dropped an invalid event', { ...who, reason: msg.reason });
         else ctx.logger.warn('sente-rx: dropped a client event with a reserved chsk/ id', { ...who, id: msg.event[0] });
-        if (msg.cbId !== null) this.reply(session, ReservedId.ERROR, msg.cbId);
+        if (msg.cbId !== null) this.reply(session, Envelopes.error(msg.cbId));
         return;
       case 'ping':
-        if (msg.cbId !== null) this.reply(session, PONG, msg.cbId);
+        if (msg.cbId !== null) this.reply(session, Envelopes.pong(msg.cbId));
         ctx.emit(conn, msg.event, conn.request);
         return;
       case 'pong':
@@ -270,7 +269,8 @@ export class WsSessions<TReq> implements SessionHost {
           ctx.emit(conn, msg.event, conn.request);
           return;
         }
-        const reply = onceReply(ctx.logger, (v) => this.reply(session, v, cbId));
+        // A reserved failure value goes out as its own envelope kind (a keyword with Sente's packers).
+        const reply = onceReply(ctx.logger, (v) => this.reply(session, v === ReservedId.ERROR ? Envelopes.error(cbId) : Envelopes.reply(v, cbId)));
         // The issues go first, as a push entry, so the client has them when the chsk/error reply settles its request.
         const refuse = (issues: Parameters<RefuseFn>[0]): void => {
           if (session.conn.ch === session && session.open) session.write(packIssues(ctx, cbId, issues));
@@ -283,9 +283,9 @@ export class WsSessions<TReq> implements SessionHost {
   }
 
   /** The client's request fails with chsk/closed on its side if the socket is gone. */
-  private reply(session: WsSession, value: unknown, cbId: CbId): void {
+  private reply(session: WsSession, answer: KindedEnvelope): void {
     if (session.conn.ch !== session || !session.open) return;
-    session.write(packReply(this.ctx, value, cbId, session.clientId));
+    session.write(packReply(this.ctx, answer, session.clientId));
   }
 
   closed(session: WsSession, code: number): void {

@@ -203,7 +203,7 @@ describe('presence', () => {
     const clientId = freshClientId('ajax');
     const path = chskPath({ 'client-id': clientId, uid: 'carol' });
     const hs = await httpRequest(srv.port, { path: `${path}&handshake%3F=1` });
-    expect(JSON.parse(hs.body)).toEqual([['chsk/handshake', ['carol', null, true]], null]);
+    expect(JSON.parse(hs.body)).toEqual([['chsk/handshake', ['carol', null, null, true]], null]);
     expect(snap(srv.chsk.connectedUids$.getValue()).any).toEqual([]);
 
     const ac = new AbortController();
