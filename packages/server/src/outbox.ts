@@ -1,21 +1,52 @@
 /**
- * Pushes: per-uid send buffers and their batching windows (`sendBufMs`), the pending queues of
- * clients without a channel, and packing batches.
+ * Pushes: per-uid send buffers and their batching (`batching`, `sendBufMs`, `maxBatchEvents`), the
+ * pending queues of clients without a channel, and packing batches.
+ *
+ * Time costs one scheduler action per transport and kind, never one per uid: batches due at the end
+ * of the turn share one action; batches waiting for their window sit in a map whose insertion order
+ * is their due order (each is due `sendBufMs` after its first push), served by one action set for
+ * the earliest.
  */
 import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
-import { type Subscription, timer } from 'rxjs';
+import { asapScheduler, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
 import { CONN_TYPES, type Conn, type ConnType, type Registry } from './registry.js';
 
+/** A batch waiting for its window. */
+interface Timed {
+  readonly events: ChskEvent[];
+  readonly due: number;
+}
+
+/** The buffers of one transport. */
+interface Lane {
+  readonly type: ConnType;
+  /** Due at the end of the current turn (adaptive batching, idle uid). */
+  readonly soon: Map<Uid, ChskEvent[]>;
+  /** Due at `due`; insertion order is due order. */
+  readonly timed: Map<Uid, Timed>;
+  /** Adaptive batching: when a batch last went out to each recently served uid, oldest first. */
+  readonly lastOut: Map<Uid, number>;
+  soonAction: Subscription | null;
+  timedAction: Subscription | null;
+}
+
+const lane = (type: ConnType): Lane => ({ type, soon: new Map(), timed: new Map(), lastOut: new Map(), soonAction: null, timedAction: null });
+
 export class Outbox {
-  private readonly bufs = { ws: new Map<Uid, ChskEvent[]>(), ajax: new Map<Uid, ChskEvent[]>() };
-  private readonly timers = { ws: new Map<Uid, Subscription>(), ajax: new Map<Uid, Subscription>() };
+  private readonly lanes: Readonly<Record<ConnType, Lane>> = { ws: lane('ws'), ajax: lane('ajax') };
+  private readonly adaptive: boolean;
+  /** Runs "end of this turn" actions: microtasks on the default scheduler, delay 0 on an injected one. */
+  private readonly soonScheduler: SchedulerLike;
 
   constructor(
     private readonly ctx: SharedContext,
     private readonly registry: Registry,
-  ) {}
+  ) {
+    this.adaptive = ctx.options.batching === 'adaptive';
+    this.soonScheduler = ctx.scheduler === asyncScheduler ? asapScheduler : ctx.scheduler;
+  }
 
   /** A send from the broker: buffer it for each transport that has clients of the uid. */
   deliver(msg: BrokerMessage): void {
@@ -27,20 +58,74 @@ export class Outbox {
     }
     for (const type of CONN_TYPES) {
       if (this.registry.clients(type, uid) === undefined) continue;
-      let buf = this.bufs[type].get(uid);
-      if (buf === undefined) this.bufs[type].set(uid, (buf = []));
-      for (const e of events) buf.push(e);
-      const windowMs = this.ctx.options.sendBufMs[type];
-      if (flush || windowMs === 0) this.flush(type, uid);
-      else if (!this.timers[type].has(uid)) {
-        this.timers[type].set(uid, timer(windowMs, this.ctx.scheduler).subscribe(() => this.flush(type, uid)));
+      const l = this.lanes[type];
+      let buf = l.soon.get(uid) ?? l.timed.get(uid)?.events;
+      if (buf === undefined) {
+        const windowMs = this.ctx.options.sendBufMs[type];
+        if (flush || (windowMs === 0 && !this.adaptive)) {
+          this.sendBatch(l, uid, events); // nothing buffered: no buffer needed
+          continue;
+        }
+        const now = this.ctx.scheduler.now();
+        if (this.adaptive && !this.busy(l, uid, now, windowMs)) {
+          l.soon.set(uid, (buf = []));
+          l.soonAction ??= this.soonScheduler.schedule(() => this.runSoon(l));
+        } else {
+          l.timed.set(uid, { events: (buf = []), due: now + windowMs });
+          l.timedAction ??= this.ctx.scheduler.schedule(() => this.runTimed(l), windowMs);
+        }
       }
+      for (const e of events) buf.push(e);
+      if (flush || buf.length >= this.ctx.options.maxBatchEvents) this.flushUid(l, uid);
+    }
+  }
+
+  /** Adaptive batching: whether a batch went out to `uid` within the last `windowMs`. */
+  private busy(l: Lane, uid: Uid, now: number, windowMs: number): boolean {
+    const t = l.lastOut.get(uid);
+    return t !== undefined && now - t < windowMs;
+  }
+
+  private runSoon(l: Lane): void {
+    // A batch added while this runs (a send from inside a socket callback) is served here too.
+    for (const [uid, events] of l.soon) {
+      l.soon.delete(uid);
+      this.sendBatch(l, uid, events);
+    }
+    l.soonAction = null;
+  }
+
+  private runTimed(l: Lane): void {
+    l.timedAction = null;
+    const now = this.ctx.scheduler.now();
+    for (const [uid, t] of l.timed) {
+      if (t.due > now) {
+        l.timedAction ??= this.ctx.scheduler.schedule(() => this.runTimed(l), t.due - now);
+        return;
+      }
+      l.timed.delete(uid);
+      this.sendBatch(l, uid, t.events);
+    }
+  }
+
+  /** Sends `uid`'s buffered batch now, wherever it waits. */
+  private flushUid(l: Lane, uid: Uid): void {
+    const soon = l.soon.get(uid);
+    if (soon !== undefined) {
+      l.soon.delete(uid);
+      this.sendBatch(l, uid, soon);
+      return;
+    }
+    const t = l.timed.get(uid);
+    if (t !== undefined) {
+      l.timed.delete(uid);
+      this.sendBatch(l, uid, t.events);
     }
   }
 
   /** Sente's undocumented `[:chsk/close]`: close every channel of `uid`; its clients reconnect. */
   private closeUid(uid: Uid, flush: boolean): void {
-    if (flush) for (const type of CONN_TYPES) this.flush(type, uid);
+    if (flush) for (const type of CONN_TYPES) this.flushUid(this.lanes[type], uid);
     for (const type of CONN_TYPES) {
       for (const c of this.registry.clients(type, uid)?.values() ?? []) {
         if (c.ch?.open === true) c.ch.close(CloseCode.SERVER_CLOSE_UID, ProtocolCloseReason.CLOSE_UID);
@@ -48,17 +133,15 @@ export class Outbox {
     }
   }
 
-  private flush(type: ConnType, uid: Uid): void {
-    this.timers[type].get(uid)?.unsubscribe();
-    this.timers[type].delete(uid);
-    const events = this.bufs[type].get(uid);
-    this.bufs[type].delete(uid);
-    const clients = this.registry.clients(type, uid);
-    if (events === undefined || events.length === 0) return;
+  /** Packs `events` once for every client of `uid` with nothing pending, and sends. */
+  private sendBatch(l: Lane, uid: Uid, events: readonly ChskEvent[]): void {
+    if (events.length === 0) return;
+    const clients = this.registry.clients(l.type, uid);
     if (clients === undefined) {
-      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: events.length });
+      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type: l.type, dropped: events.length });
       return;
     }
+    if (this.adaptive) this.sent(l, uid);
     // Clients with nothing pending share one packed batch.
     let shared: Packed | undefined;
     let sharedPacked = false;
@@ -126,13 +209,28 @@ export class Outbox {
     }
   }
 
-  /** Drops every buffer and batching timer (server close). */
+  /** Adaptive batching: `uid` just had a batch go out; forgets uids idle for longer than the window. */
+  private sent(l: Lane, uid: Uid): void {
+    const now = this.ctx.scheduler.now();
+    const windowMs = this.ctx.options.sendBufMs[l.type];
+    l.lastOut.delete(uid);
+    for (const [u, t] of l.lastOut) {
+      if (now - t < windowMs) break;
+      l.lastOut.delete(u);
+    }
+    if (windowMs > 0) l.lastOut.set(uid, now);
+  }
+
+  /** Drops every buffer and batching action (server close). */
   close(): void {
     for (const type of CONN_TYPES) {
-      for (const t of this.timers[type].values()) t.unsubscribe();
-      this.timers[type].clear();
-      this.bufs[type].clear();
+      const l = this.lanes[type];
+      l.soonAction?.unsubscribe();
+      l.timedAction?.unsubscribe();
+      l.soonAction = l.timedAction = null;
+      l.soon.clear();
+      l.timed.clear();
+      l.lastOut.clear();
     }
   }
 }
-
