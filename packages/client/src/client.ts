@@ -25,7 +25,6 @@ import {
   onWsClose,
   onWsError,
   randomUuid,
-  readonlyBehaviorSubject,
   type RequestedType,
   ReservedId,
   reservedSendAllowed,
@@ -36,7 +35,8 @@ import {
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, BehaviorSubject, EMPTY, type Observable, Subject, type Subscription, throwError } from 'rxjs';
+import { asyncScheduler, EMPTY, type Observable, type Subscription, throwError } from 'rxjs';
+import { hub, valueHub } from './hub.js';
 import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
@@ -82,9 +82,9 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || fallback.remembered()) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
-  const recv = new Subject<ClientEventMsg>();
+  const recv = hub<ClientEventMsg>();
   const init = initialState(requested);
-  const state$ = new BehaviorSubject<StatePair>([init, init]);
+  const state$ = valueHub<StatePair>([init, init]);
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
   let keepAliveSub: Subscription | null = null;
@@ -309,7 +309,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   return {
     recv$: recv.asObservable(),
     send,
-    state$: readonlyBehaviorSubject(state$),
+    state$: state$.readonly,
     get state() {
       return state();
     },
