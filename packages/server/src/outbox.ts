@@ -67,7 +67,7 @@ export class Outbox {
           continue;
         }
         const now = this.ctx.scheduler.now();
-        if (this.adaptive && !this.busy(l, uid, now, windowMs)) {
+        if (this.adaptive && !this.busy(l, uid, now, windowMs) && (type === 'ws' || this.allPolling(uid))) {
           l.soon.set(uid, (buf = []));
           l.soonAction ??= this.soonScheduler.schedule(() => this.runSoon(l));
         } else {
@@ -86,13 +86,22 @@ export class Outbox {
     return t !== undefined && now - t < windowMs;
   }
 
+  /**
+   * Ajax: whether every client of `uid` holds a poll. Only then is the uid idle enough to answer at
+   * the end of the turn: a client between polls would get the events as a pending queue on its
+   * next poll, answered at once, and under load those immediate answers become a poll per event.
+   */
+  private allPolling(uid: Uid): boolean {
+    for (const c of this.registry.clients('ajax', uid)?.values() ?? []) if (c.ch === null || !c.ch.open) return false;
+    return true;
+  }
+
   private runSoon(l: Lane): void {
-    // A batch added while this runs (a send from inside a socket callback) is served here too.
+    l.soonAction = null; // first: a batch added while this runs gets an action of its own
     for (const [uid, events] of l.soon) {
       l.soon.delete(uid);
       this.sendBatch(l, uid, events);
     }
-    l.soonAction = null;
   }
 
   private runTimed(l: Lane): void {

@@ -307,6 +307,22 @@ describe('server core in virtual time', () => {
     });
   });
 
+  it("batching 'adaptive', Ajax: while a client of the uid is between polls, the uid's pushes wait for the window, so its next poll is held for them", () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, sendBufMs: { ajax: 100 } });
+      t.get('a1', undefined, true);
+      t.get('a2', undefined, true);
+      const held = t.get('a1'); // a2 has no poll held
+      const late = new FakeResponse();
+      ts.schedule(() => t.srv.send('alice', ['test/1']), 50); // not all polling: due at 150
+      ts.schedule(() => t.get('a2', late), 80); // a2's poll is held until then, not answered from a queue
+      expectObservable(held.wire).toBe('150ms (b|)', { b: 'batch:test/1' });
+      expectObservable(late.wire).toBe('150ms (b|)', { b: 'batch:test/1' });
+      ts.schedule(() => void t.srv.close(), 300);
+    });
+  });
+
   it('send windows: a push to a client in its grace period waits, and reaches it when it reconnects', () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
