@@ -3,9 +3,10 @@
  * pending queues of clients without a channel, and packing batches.
  *
  * Time costs one scheduler action per transport and kind, never one per uid: batches due at the end
- * of the turn share one action; batches waiting for their window sit in a map whose insertion order
- * is their due order (each is due `sendBufMs` after its first push), served by one action set for
- * the earliest.
+ * of the turn share one action; batches waiting for a window sit in maps whose order is their due
+ * order, each served by one action set for the earliest: `timed` in insertion order (due
+ * `sendBufMs` after the first push), `busy` in the order of `lastOut` (due `sendBufMs` after the
+ * uid's previous batch).
  */
 import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
 import { asapScheduler, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
@@ -26,13 +27,25 @@ interface Lane {
   readonly soon: Map<Uid, ChskEvent[]>;
   /** Due at `due`; insertion order is due order. */
   readonly timed: Map<Uid, Timed>;
+  /** Adaptive batching, busy uids: due `sendBufMs` after the uid's `lastOut`. */
+  readonly busy: Map<Uid, ChskEvent[]>;
   /** Adaptive batching: when a batch last went out to each recently served uid, oldest first. */
   readonly lastOut: Map<Uid, number>;
   soonAction: Subscription | null;
   timedAction: Subscription | null;
+  busyAction: Subscription | null;
 }
 
-const lane = (type: ConnType): Lane => ({ type, soon: new Map(), timed: new Map(), lastOut: new Map(), soonAction: null, timedAction: null });
+const lane = (type: ConnType): Lane => ({
+  type,
+  soon: new Map(),
+  timed: new Map(),
+  busy: new Map(),
+  lastOut: new Map(),
+  soonAction: null,
+  timedAction: null,
+  busyAction: null,
+});
 
 export class Outbox {
   private readonly lanes: Readonly<Record<ConnType, Lane>> = { ws: lane('ws'), ajax: lane('ajax') };
@@ -59,7 +72,7 @@ export class Outbox {
     for (const type of CONN_TYPES) {
       if (this.registry.clients(type, uid) === undefined) continue;
       const l = this.lanes[type];
-      let buf = l.soon.get(uid) ?? l.timed.get(uid)?.events;
+      let buf = l.soon.get(uid) ?? l.busy.get(uid) ?? l.timed.get(uid)?.events;
       if (buf === undefined) {
         const windowMs = this.ctx.options.sendBufMs[type];
         if (flush || (windowMs === 0 && !this.adaptive)) {
@@ -67,7 +80,11 @@ export class Outbox {
           continue;
         }
         const now = this.ctx.scheduler.now();
-        if (this.adaptive && !this.busy(l, uid, now, windowMs) && (type === 'ws' || this.allPolling(uid))) {
+        const last = this.adaptive ? l.lastOut.get(uid) : undefined;
+        if (last !== undefined && now - last < windowMs) {
+          l.busy.set(uid, (buf = []));
+          this.armBusy(l, now);
+        } else if (this.adaptive && (type === 'ws' || this.allPolling(uid))) {
           l.soon.set(uid, (buf = []));
           l.soonAction ??= this.soonScheduler.schedule(() => this.runSoon(l));
         } else {
@@ -80,10 +97,30 @@ export class Outbox {
     }
   }
 
-  /** Adaptive batching: whether a batch went out to `uid` within the last `windowMs`. */
-  private busy(l: Lane, uid: Uid, now: number, windowMs: number): boolean {
-    const t = l.lastOut.get(uid);
-    return t !== undefined && now - t < windowMs;
+  /** Sets the busy action, if none is set, for the oldest `lastOut` entry's end of window (no later than any busy batch's). */
+  private armBusy(l: Lane, now: number): void {
+    if (l.busyAction !== null) return;
+    for (const t of l.lastOut.values()) {
+      const delay = Math.max(0, t + this.ctx.options.sendBufMs[l.type] - now);
+      l.busyAction = this.ctx.scheduler.schedule(() => this.runBusy(l), delay);
+      return;
+    }
+  }
+
+  /** Walks `lastOut` oldest first: a uid whose window ended sends its busy batch, or is forgotten. */
+  private runBusy(l: Lane): void {
+    l.busyAction = null;
+    const now = this.ctx.scheduler.now();
+    const windowMs = this.ctx.options.sendBufMs[l.type];
+    for (const [uid, t] of l.lastOut) {
+      if (now - t < windowMs) break;
+      l.lastOut.delete(uid);
+      const events = l.busy.get(uid);
+      if (events === undefined) continue;
+      l.busy.delete(uid);
+      this.sendBatch(l, uid, events); // puts uid back at the end of lastOut
+    }
+    if (l.busy.size > 0) this.armBusy(l, now);
   }
 
   /**
@@ -123,6 +160,12 @@ export class Outbox {
     if (soon !== undefined) {
       l.soon.delete(uid);
       this.sendBatch(l, uid, soon);
+      return;
+    }
+    const busy = l.busy.get(uid);
+    if (busy !== undefined) {
+      l.busy.delete(uid);
+      this.sendBatch(l, uid, busy);
       return;
     }
     const t = l.timed.get(uid);
@@ -218,13 +261,16 @@ export class Outbox {
     }
   }
 
-  /** Adaptive batching: `uid` just had a batch go out; forgets uids idle for longer than the window. */
+  /**
+   * Adaptive batching: `uid` just had a batch go out. Forgets, oldest first, uids whose window
+   * ended with nothing buffered; stops at one with a busy batch (the busy action sends it).
+   */
   private sent(l: Lane, uid: Uid): void {
     const now = this.ctx.scheduler.now();
     const windowMs = this.ctx.options.sendBufMs[l.type];
     l.lastOut.delete(uid);
     for (const [u, t] of l.lastOut) {
-      if (now - t < windowMs) break;
+      if (now - t < windowMs || l.busy.has(u)) break;
       l.lastOut.delete(u);
     }
     if (windowMs > 0) l.lastOut.set(uid, now);
@@ -236,9 +282,11 @@ export class Outbox {
       const l = this.lanes[type];
       l.soonAction?.unsubscribe();
       l.timedAction?.unsubscribe();
-      l.soonAction = l.timedAction = null;
+      l.busyAction?.unsubscribe();
+      l.soonAction = l.timedAction = l.busyAction = null;
       l.soon.clear();
       l.timed.clear();
+      l.busy.clear();
       l.lastOut.clear();
     }
   }

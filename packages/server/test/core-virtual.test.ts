@@ -236,22 +236,22 @@ describe('server core in virtual time', () => {
     });
   });
 
-  it("batching 'adaptive' (default): an idle uid's push leaves at once; a burst in one turn is one batch; a busy uid's pushes are coalesced for sendBufMs", () => {
+  it("batching 'adaptive' (default): an idle uid's push leaves at once; a burst in one turn is one batch; a busy uid's pushes are coalesced until sendBufMs after its last batch", () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
       const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 } });
       const s = t.ws('c1');
       const send = (id: string): void => t.srv.send('alice', [id]);
       ts.schedule(() => send('test/idle'), 100); // idle: out at 100
-      ts.schedule(() => send('test/b1'), 110); // busy (a batch left at 100): waits until 140…
+      ts.schedule(() => send('test/b1'), 110); // busy (a batch left at 100): waits until 130…
       ts.schedule(() => send('test/b2'), 125); // …and takes this one along
       ts.schedule(() => {
-        // idle again (nothing out since 140 > 30 ms ago): a synchronous burst is one batch, at once
+        // idle again (nothing out since 130, > 30 ms ago): a synchronous burst is one batch, at once
         send('test/s1');
         send('test/s2');
         send('test/s3');
       }, 300);
-      expectObservable(s.wire).toBe('h 99ms a 39ms b 159ms c 99ms x', {
+      expectObservable(s.wire).toBe('h 99ms a 29ms b 169ms c 99ms x', {
         h: 'handshake',
         a: 'batch:test/idle',
         b: 'batch:test/b1+test/b2',
@@ -259,6 +259,24 @@ describe('server core in virtual time', () => {
         x: 'close:1001',
       });
       ts.schedule(() => void t.srv.close(), 400);
+    });
+  });
+
+  it("batching 'adaptive': busy uids are served each at the end of its own window, whatever order their pushes came in", () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 } });
+      const alice = t.ws('a1');
+      const bob = new FakeSocket(ts);
+      const a = t.srv.core.admit(view('b1'), { uid: 'bob' });
+      if (a.ok) bob.conn = a.request.wsOpen(bob, info('ws'));
+      ts.schedule(() => t.srv.send('alice', ['test/a1']), 100); // alice out at 100: busy until 130
+      ts.schedule(() => t.srv.send('bob', ['test/b1']), 110); // bob out at 110: busy until 140
+      ts.schedule(() => t.srv.send('bob', ['test/b2']), 115); // due 140
+      ts.schedule(() => t.srv.send('alice', ['test/a2']), 120); // due 130, before bob's
+      expectObservable(alice.wire).toBe('h 99ms a 29ms b 69ms x', { h: 'handshake', a: 'batch:test/a1', b: 'batch:test/a2', x: 'close:1001' });
+      expectObservable(bob.wire).toBe('h 109ms a 29ms b 59ms x', { h: 'handshake', a: 'batch:test/b1', b: 'batch:test/b2', x: 'close:1001' });
+      ts.schedule(() => void t.srv.close(), 200);
     });
   });
 
@@ -278,8 +296,9 @@ describe('server core in virtual time', () => {
           send('test/4');
         }, 110);
         ts.schedule(() => send('test/5', true), 120); // takes test/4 along, before it
-        ts.schedule(() => send('test/6'), 125); // busy: the window from 125
-        const wire = 'h 99ms a 9ms b 9ms c 34ms d 44ms x';
+        // busy: adaptive sends it 30 ms after the last batch (120), the window 30 ms after this push
+        ts.schedule(() => send('test/6'), 125);
+        const wire = batching === 'adaptive' ? 'h 99ms a 9ms b 9ms c 29ms d 49ms x' : 'h 99ms a 9ms b 9ms c 34ms d 44ms x';
         const values = { h: 'handshake', a: 'batch:test/0', b: 'batch:test/1+test/2+test/3', c: 'batch:test/4+test/5', d: 'batch:test/6', x: 'close:1001' };
         expectObservable(s1.wire).toBe(wire, values);
         expectObservable(s2.wire).toBe(wire, values);
@@ -300,9 +319,9 @@ describe('server core in virtual time', () => {
         t.srv.send('alice', ['test/2']);
       }, 50); // idle: poll1 answered at 50 with both
       ts.schedule(() => t.get('a1', poll2), 60); // the client polls again…
-      ts.schedule(() => t.srv.send('alice', ['test/3']), 70); // …busy until 150: poll2 gets test/3 at 170
+      ts.schedule(() => t.srv.send('alice', ['test/3']), 70); // …busy until 150 (100 ms after the answer at 50): poll2 gets test/3 then
       expectObservable(poll1.wire).toBe('50ms (b|)', { b: 'batch:test/1+test/2' });
-      expectObservable(poll2.wire).toBe('170ms (b|)', { b: 'batch:test/3' });
+      expectObservable(poll2.wire).toBe('150ms (b|)', { b: 'batch:test/3' });
       ts.schedule(() => void t.srv.close(), 300);
     });
   });
