@@ -5,7 +5,7 @@
  */
 import { type Packed, SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { createChannelSocketServer, type AjaxResponder, type RequestInfo, type RequestView, type ServerChannel, type ServerCore, type ServerOptions, type WsConnection } from '@sente-rx/server';
-import { map, type Observable, ReplaySubject } from 'rxjs';
+import { EMPTY, map, type Observable, ReplaySubject, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -277,6 +277,41 @@ describe('server core in virtual time', () => {
       expectObservable(alice.wire).toBe('h 99ms a 29ms b 69ms x', { h: 'handshake', a: 'batch:test/a1', b: 'batch:test/a2', x: 'close:1001' });
       expectObservable(bob.wire).toBe('h 109ms a 29ms b 59ms x', { h: 'handshake', a: 'batch:test/b1', b: 'batch:test/b2', x: 'close:1001' });
       ts.schedule(() => void t.srv.close(), 200);
+    });
+  });
+
+  it('batching: one scheduler action serves every uid of a burst, not a timer per uid', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      let scheduled = 0;
+      const counting: SchedulerLike = {
+        now: () => ts.now(),
+        schedule: (work, delay, state) => {
+          scheduled += 1;
+          return ts.schedule(work, delay, state);
+        },
+      };
+      const srv = createChannelSocketServer(coreAdapter, { userId: (req: FakeReq) => req.uid, csrfToken: () => SKIP_CSRF_CHECK, scheduler: counting, wsKeepAliveMs: 0, sendBufMs: { ws: 30 } });
+      const sockets = Array.from({ length: 100 }, (_, i) => {
+        const socket = new FakeSocket(ts);
+        const a = srv.core.admit(view(`c${i}`), { uid: `u${i}` });
+        if (a.ok) socket.conn = a.request.wsOpen(socket, info('ws'));
+        return socket;
+      });
+      const counts: number[] = [];
+      const burst = (): void => {
+        const before = scheduled;
+        for (let i = 0; i < 100; i++) srv.send(`u${i}`, ['test/x']);
+        counts.push(scheduled - before);
+      };
+      ts.schedule(burst, 100); // every uid idle: one end-of-turn action
+      ts.schedule(burst, 110); // every uid busy: one action for all their windows
+      ts.schedule(() => void srv.close(), 200);
+      for (const s of [sockets[0], sockets[99]]) {
+        expectObservable(s?.wire ?? EMPTY).toBe('h 99ms a 29ms b 69ms x', { h: 'handshake', a: 'batch:test/x', b: 'batch:test/x', x: 'close:1001' });
+      }
+      ts.flush();
+      expect(counts).toEqual([1, 1]);
     });
   });
 
