@@ -5,7 +5,7 @@
  */
 import { type Packed, SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { createChannelSocketServer, type AjaxResponder, type RequestInfo, type RequestView, type ServerChannel, type ServerCore, type ServerOptions, type WsConnection } from '@sente-rx/server';
-import { EMPTY, map, type Observable, ReplaySubject, type SchedulerLike } from 'rxjs';
+import { EMPTY, map, type Observable, ReplaySubject, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -286,7 +286,7 @@ describe('server core in virtual time', () => {
       let scheduled = 0;
       const counting: SchedulerLike = {
         now: () => ts.now(),
-        schedule: (work, delay, state) => {
+        schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
           scheduled += 1;
           return ts.schedule(work, delay, state);
         },
