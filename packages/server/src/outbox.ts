@@ -81,10 +81,13 @@ export class Outbox {
         }
         const now = this.ctx.scheduler.now();
         const last = this.adaptive ? l.lastOut.get(uid) : undefined;
-        if (last !== undefined && now - last < windowMs) {
+        const busy = last !== undefined && now - last < windowMs;
+        // A busy WebSocket uid sends a window after its last batch; a busy Ajax uid a window after
+        // its first push, as Sente does: every Ajax answer costs the client a new poll.
+        if (busy && type === 'ws') {
           l.busy.set(uid, (buf = []));
           this.armBusy(l, now);
-        } else if (this.adaptive && (type === 'ws' || this.allPolling(uid))) {
+        } else if (this.adaptive && !busy && (type === 'ws' || this.allPolling(uid))) {
           l.soon.set(uid, (buf = []));
           l.soonAction ??= this.soonScheduler.schedule(() => this.runSoon(l));
         } else {

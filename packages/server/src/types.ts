@@ -96,9 +96,10 @@ export interface ServerOptions<TReq> {
    *   the end of the current event-loop turn (a microtask on the default scheduler; delay 0 on an
    *   injected one), so a synchronous burst of sends is one batch and a lone push is not delayed. While
    *   the uid is busy (a batch went out within the last `sendBufMs`), pushes are coalesced and leave
-   *   `sendBufMs` after that batch: at most one batch per uid per `sendBufMs`. A held Ajax poll is answered the same way, at the end of
-   *   the turn only while every Ajax client of the uid holds a poll (one between polls would get
-   *   the events from its queue at once, a poll per event under load).
+   *   `sendBufMs` after that batch: at most one batch per uid per `sendBufMs`. A held Ajax poll of
+   *   an idle uid is answered the same way, at the end of the turn, but only while every Ajax client
+   *   of the uid holds a poll (one between polls would get the events from its queue at once, a poll
+   *   per event under load); a busy Ajax uid's pushes wait `sendBufMs.ajax` after the first of them.
    * - `'window'`: Sente's rule: every push waits `sendBufMs` after the first push of its batch.
    *
    * In both modes a batch that reaches `maxBatchEvents` leaves at once, and `send(…, { flush: true })`

@@ -354,9 +354,9 @@ describe('server core in virtual time', () => {
         t.srv.send('alice', ['test/2']);
       }, 50); // idle: poll1 answered at 50 with both
       ts.schedule(() => t.get('a1', poll2), 60); // the client polls again…
-      ts.schedule(() => t.srv.send('alice', ['test/3']), 70); // …busy until 150 (100 ms after the answer at 50): poll2 gets test/3 then
+      ts.schedule(() => t.srv.send('alice', ['test/3']), 70); // …busy (answered at 50): waits 100 ms, so poll2 gets test/3 at 170
       expectObservable(poll1.wire).toBe('50ms (b|)', { b: 'batch:test/1+test/2' });
-      expectObservable(poll2.wire).toBe('150ms (b|)', { b: 'batch:test/3' });
+      expectObservable(poll2.wire).toBe('170ms (b|)', { b: 'batch:test/3' });
       ts.schedule(() => void t.srv.close(), 300);
     });
   });
