@@ -75,7 +75,7 @@ export class Outbox {
       let buf = l.soon.get(uid) ?? l.busy.get(uid) ?? l.timed.get(uid)?.events;
       if (buf === undefined) {
         const windowMs = this.ctx.options.sendBufMs[type];
-        if (flush || (windowMs === 0 && !this.adaptive)) {
+        if (flush || windowMs === 0) {
           this.sendBatch(l, uid, events); // nothing buffered: no buffer needed
           continue;
         }

@@ -109,7 +109,7 @@ export interface ServerOptions<TReq> {
   readonly batching?: 'adaptive' | 'window';
   /**
    * The coalescing window for pushes, per transport: how long a push may wait for others to share its
-   * batch (see `batching`). `0` never waits: `'adaptive'` sends at the end of the turn, `'window'` at once.
+   * batch (see `batching`). `0` turns batching off: every push is sent at once, as with `flush`.
    * @default { ws: 30, ajax: 100 }
    */
   readonly sendBufMs?: { readonly ws?: number; readonly ajax?: number };

@@ -315,6 +315,25 @@ describe('server core in virtual time', () => {
     });
   });
 
+  it('batching: sendBufMs 0 turns batching off in both modes: each push is sent at once, on its own', () => {
+    for (const batching of ['adaptive', 'window'] as const) {
+      const ts = newScheduler();
+      ts.run(({ expectObservable }) => {
+        const t = setup(ts, { wsKeepAliveMs: 0, batching, sendBufMs: { ws: 0 } });
+        const s = t.ws('c1');
+        const seen: string[] = [];
+        s.wire.subscribe((w) => seen.push(w));
+        ts.schedule(() => {
+          t.srv.send('alice', ['test/1']);
+          expect(seen).toEqual(['handshake', 'batch:test/1']); // sent within the call
+          t.srv.send('alice', ['test/2']);
+        }, 100);
+        expectObservable(s.wire).toBe('h 99ms (ab) 96ms x', { h: 'handshake', a: 'batch:test/1', b: 'batch:test/2', x: 'close:1001' });
+        ts.schedule(() => void t.srv.close(), 200);
+      });
+    }
+  });
+
   it('batching: maxBatchEvents sends a full batch at once; flush sends the buffered events first, in order; every socket of the uid gets the batch', () => {
     for (const batching of ['adaptive', 'window'] as const) {
       const ts = newScheduler();
