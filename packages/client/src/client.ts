@@ -31,7 +31,6 @@ import {
   onWsClose,
   onWsError,
   randomUuid,
-  readonlyBehaviorSubject,
   type RequestedType,
   ReservedId,
   reservedSendAllowed,
@@ -46,7 +45,8 @@ import {
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, BehaviorSubject, EMPTY, map, type Observable, type Subscription, throwError } from 'rxjs';
+import { asyncScheduler, EMPTY, map, type Observable, type Subscription, throwError } from 'rxjs';
+import { valueHub } from './hub.js';
 import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
@@ -119,7 +119,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     },
   });
   const init = initialState(requested);
-  const state$ = new BehaviorSubject<StatePair>([init, init]);
+  const state$ = valueHub<StatePair>([init, init]);
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
   const warnLimited = rateLimitedWarn(logger, scheduler);
@@ -427,7 +427,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     // The contract's types: what recv$ and the replies carry passed its schemas (or the server is trusted).
     recv$: recv.asObservable() as Observable<ClientEventMsg<C>>,
     send: send as ClientSendFn<C>,
-    state$: readonlyBehaviorSubject(state$),
+    state$: state$.readonly,
     get state() {
       return state();
     },

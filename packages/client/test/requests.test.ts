@@ -1,5 +1,6 @@
 /** The request manager in virtual time: cbIds, timeouts, settling, failAll and unsubscribe. */
 import { ChskError, silentLogger } from '@sente-rx/core';
+import { defer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createRequests } from '../src/requests.js';
@@ -90,6 +91,39 @@ describe('request manager (virtual time)', () => {
       flush();
       expect(r.size).toBe(0);
       expect(ignored).toEqual([{ cbId: id }]); // the late reply only; the dropped timer never fired
+    });
+  });
+
+  it('one timeout sweep serves requests of different timeouts: each fails at its own time, in any order of sending', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const r = createRequests(scheduler, silentLogger);
+      const timedOut = new ChskError('chsk/timeout', 'no reply within timeoutMs');
+      const long = r.request(() => true, 1_000);
+      const short = r.request(() => true, 100); // earlier than the one already armed
+      let answeredId = '';
+      const answered = r.request((cbId) => ((answeredId = cbId), true), 50);
+      cold('40ms x').subscribe(() => r.settle(answeredId, 'ok'));
+      // sent at 500, when no sweep is armed: armed afresh for 700
+      const later = defer(() => r.request(() => true, 200));
+      expectObservable(later, '500ms ^').toBe('700ms #', undefined, timedOut);
+      expectObservable(answered).toBe('40ms (o|)', { o: 'ok' });
+      expectObservable(short).toBe('100ms #', undefined, timedOut);
+      expectObservable(long).toBe('1000ms #', undefined, timedOut);
+      flush();
+      expect(r.size).toBe(0);
+    });
+  });
+
+  it('a request settled before anyone subscribed replays its outcome to every later subscriber', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ expectObservable }) => {
+      const r = createRequests(scheduler, silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      r.settle(id, { n: 1 });
+      expectObservable(req).toBe('(r|)', { r: { n: 1 } });
+      expectObservable(req, '30ms ^').toBe('30ms (r|)', { r: { n: 1 } });
     });
   });
 });

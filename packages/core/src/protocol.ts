@@ -5,7 +5,7 @@
  */
 
 /** Query parameters (Sente's names). */
-export const Query = Object.freeze({
+export const Query = /* @__PURE__ */ Object.freeze({
   /** The client instance (one tab); 1–128 characters. Sent on every request. */
   CLIENT_ID: 'client-id',
   /** The CSRF token on WebSocket upgrades (browsers cannot set headers there). */
@@ -28,7 +28,7 @@ export const Query = Object.freeze({
 } as const);
 
 /** Request headers the server reads, lower-case (Node's spelling), and the client's spelling. */
-export const Header = Object.freeze({
+export const Header = /* @__PURE__ */ Object.freeze({
   CSRF_TOKEN: 'x-csrf-token',
   XSRF_TOKEN: 'x-xsrf-token',
   /** How the client spells the CSRF header it sends. */
@@ -36,7 +36,7 @@ export const Header = Object.freeze({
 } as const);
 
 /** Content types of Ajax bodies and of refused-request responses. */
-export const ContentType = Object.freeze({
+export const ContentType = /* @__PURE__ */ Object.freeze({
   /** Server responses packed by a text packer. */
   JSON: 'application/json; charset=utf-8',
   /** Client POST bodies packed by a text packer (a "simple" content type: no CORS preflight). */
@@ -58,7 +58,7 @@ export const packedContentType = (binary: boolean, side: 'server' | 'client', se
   binary ? ContentType.BINARY : side === 'client' ? ContentType.TEXT_POST : senteFormat ? ContentType.PLAIN : ContentType.JSON;
 
 /** Reserved event ids (the `chsk/` namespace) that have a meaning. */
-export const ReservedId = Object.freeze({
+export const ReservedId = /* @__PURE__ */ Object.freeze({
   HANDSHAKE: 'chsk/handshake',
   STATE: 'chsk/state',
   RECV: 'chsk/recv',
@@ -86,7 +86,7 @@ export const ReservedId = Object.freeze({
 } as const);
 
 /** Reasons sent with protocol close codes. */
-export const CloseReason = Object.freeze({
+export const CloseReason = /* @__PURE__ */ Object.freeze({
   SERVER_ERROR: 'chsk/server-error',
   SERVER_CLOSING: 'server closing',
   REPLACED: 'replaced by a newer connection',

@@ -296,7 +296,7 @@ describe("send(uid, ['chsk/close'])", () => {
   });
 
   it('with flush, buffered events for the uid go out before the close', async () => {
-    srv = await fx.startServer({ sendBufMs: { ws: 10_000 } });
+    srv = await fx.startServer({ batching: 'window', sendBufMs: { ws: 10_000 } });
     const alice = rawWs(srv.port, { uid: 'alice' });
     await alice.handshake();
     srv.chsk.send('alice', ['test/last-words', 1]);

@@ -12,7 +12,8 @@ import {
   parseServerMessage,
   Query,
 } from '@sente-rx/core';
-import { type SchedulerLike, Subject } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
+import { hub } from '../hub.js';
 import type { FetchLike, Transport, TransportEvent } from '../types.js';
 
 /**
@@ -68,7 +69,7 @@ const isTimeout = (err: unknown): boolean => err instanceof DOMException && err.
  */
 export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
   const { logger, packer, scheduler } = cfg;
-  const events = new Subject<TransportEvent>();
+  const events = hub<TransportEvent>();
   const emit = (ev: TransportEvent): void => events.next(ev);
   let stopped = false;
   let poll: AbortController | null = null;

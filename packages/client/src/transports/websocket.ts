@@ -1,5 +1,6 @@
 import { type ChskEvent, CloseCode, Envelopes, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage } from '@sente-rx/core';
-import { type SchedulerLike, Subject, type Subscription } from 'rxjs';
+import type { SchedulerLike, Subscription } from 'rxjs';
+import { hub } from '../hub.js';
 import type { Transport, TransportEvent, WebSocketConstructor, WebSocketLike } from '../types.js';
 
 const OPEN = 1;
@@ -36,7 +37,7 @@ const upgradeStatus = (message: string | undefined): number | undefined => {
 /** One WebSocket connection attempt; a new transport per attempt. */
 export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
   const { logger, packer } = cfg;
-  const events = new Subject<TransportEvent>();
+  const events = hub<TransportEvent>();
   const emit = (ev: TransportEvent): void => events.next(ev);
   let socket: WebSocketLike | null = null;
   let opened = false;
