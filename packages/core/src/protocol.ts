@@ -91,6 +91,7 @@ export const CloseReason = /* @__PURE__ */ Object.freeze({
   SERVER_CLOSING: 'server closing',
   REPLACED: 'replaced by a newer connection',
   CLOSE_UID: 'chsk/close',
+  LOG_RESET: 'chsk/log-reset',
 } as const);
 
 /** Largest client id accepted. */

@@ -61,7 +61,8 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
   let delivered = 0;
 
   const stamp = (target: SendTarget, events: readonly ChskEvent[], now: number): LoggedEvent[] => {
-    if (memLog !== undefined) return memLog.append(target, events, now);
+    // (This package's LoggedEvent carries no epoch: keep the shape its conformance suite pins.)
+    if (memLog !== undefined) return memLog.append(target, events, now).map((e) => (e.clientId === undefined ? { event: e.event, stream: e.stream, seq: e.seq } : { event: e.event, stream: e.stream, seq: e.seq, clientId: e.clientId }));
     const clientId = target.kind === 'client' ? target.clientId : undefined;
     const stream = target.kind === 'all' ? 'g' : 'u';
     return events.map((event) => (clientId === undefined ? { event, stream, seq: 0 } : { event, stream, seq: 0, clientId }));

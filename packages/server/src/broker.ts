@@ -30,6 +30,12 @@ export interface LoggedEvent {
   readonly seq: number;
   /** For client-targeted sends: only this client receives it. */
   readonly clientId?: string;
+  /**
+   * Uid-stream events, from a broker that can tell: the epoch of the uid's log when the event was
+   * appended. A server that sees it differ from a live client's epoch knows the log was replaced
+   * (expired metadata, a flushed store) and makes the client reconnect, which reports the gap.
+   */
+  readonly epoch?: string;
 }
 
 /** One publish, as it reaches a node with interest in its target. */

@@ -207,7 +207,9 @@ export class MemoryLog {
       const seq = ++s.seq;
       const order = this.#order++;
       s.append(clientId === undefined ? { seq, event, order, at: now } : { seq, event, clientId, order, at: now }, this.#bounds.maxEvents);
-      return clientId === undefined ? { event, stream: streamName, seq } : { event, stream: streamName, seq, clientId };
+      if (streamName === 'g') return { event, stream: streamName, seq };
+      const epoch = this.#epochOf(s);
+      return clientId === undefined ? { event, stream: streamName, seq, epoch } : { event, stream: streamName, seq, clientId, epoch };
     });
   }
 

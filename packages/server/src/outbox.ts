@@ -30,7 +30,15 @@ export class Entry implements LogEntry {
     readonly clientId: string | undefined,
     readonly stream: 'u' | 'g' = 'u',
     readonly seq: number = 0,
+    /** The uid log's epoch at append time, when the broker tells (see `LoggedEvent.epoch`). */
+    readonly epoch?: string,
   ) {}
+}
+
+/** Whether `items` hold a uid-stream event of another epoch than `epoch`: the log was replaced under the connection. */
+function logReplaced(items: readonly Buffered[], epoch: string): boolean {
+  for (const b of items) if (b instanceof Entry && b.epoch !== undefined && b.epoch !== epoch) return true;
+  return false;
 }
 
 export type Buffered = ChskEvent | Entry;
@@ -108,7 +116,7 @@ export class Outbox {
         ? events
         : events.map((e, i) => {
             const l = logged?.[i];
-            return new Entry(e, clientId, l?.stream, l?.seq);
+            return new Entry(e, clientId, l?.stream, l?.seq, l?.epoch);
           });
     if (target.kind === 'all') {
       for (const type of CONN_TYPES) for (const uid of [...this.registry.uids(type)]) this.deliverTo(type, uid, items, flush, undefined);
@@ -262,6 +270,14 @@ export class Outbox {
       const ch = conn.ch;
       if (ch === null || !ch.open) {
         this.addPending(conn, events);
+        continue;
+      }
+      if (conn.epoch !== null && logReplaced(events, conn.epoch)) {
+        // Sequences restarted in a new log: the client would take these for duplicates. It reconnects
+        // instead, presents its position, and learns recovered: false (PROTOCOL.md §11.5).
+        this.ctx.logger.info('sente-rx: the recovery log of a uid was replaced under a live connection; making the client reconnect', { uid, clientId: conn.clientId });
+        conn.pending = null;
+        ch.close(CloseCode.LOG_RESET, ProtocolCloseReason.LOG_RESET);
         continue;
       }
       let batch: Packed | undefined;

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { BehaviorSubject, filter, firstValueFrom, map, take, timeout, toArray } from 'rxjs';
 import { type ChannelSocketClient, type ClientOptions } from '@sente-rx/client';
 import { type ChskEvent, silentLogger } from '@sente-rx/core';
-import { type Broker, type BrokerNode, MemoryLog } from '@sente-rx/server';
+import { type Broker, type BrokerNode, type LogBounds, MemoryLog } from '@sente-rx/server';
 import { nextEvent, pushedEvents, type TestServer, useFixtures, whenClosed, whenOpen } from '@sente-rx/fixtures';
 
 const fx = useFixtures();
@@ -135,22 +135,22 @@ describe('recovery and clients without it', () => {
  * Two nodes over one shared in-memory log, every publish delivered to both: the smallest cluster
  * that shows a poll answered by a node that did not answer the previous one.
  */
-function sharedLog(n: number): Broker[] {
-  const log = new MemoryLog({ maxEvents: 1_000, maxAgeMs: 120_000, metaTtlMs: 86_400_000 });
+function sharedLog(n: number, bounds: LogBounds = { maxEvents: 1_000, maxAgeMs: 120_000, metaTtlMs: 86_400_000 }, now: () => number = Date.now): Broker[] {
+  const log = new MemoryLog(bounds);
   const nodes: BrokerNode[] = [];
   const uids$ = new BehaviorSubject({ ws: new Set<string>(), ajax: new Set<string>(), any: new Set<string>() });
   return Array.from({ length: n }, () => ({
     connect: (node: BrokerNode) => void nodes.push(node),
     publish(target, events: readonly ChskEvent[], flush) {
-      const logged = log.append(target, events, Date.now());
+      const logged = log.append(target, events, now());
       for (const node of nodes) node.deliver({ target, events, flush, logged });
     },
     request: () => undefined,
     reply: () => undefined,
     localPresence: () => undefined,
     connectedUids$: uids$.asObservable(),
-    history: (uid, clientId, from, limit) => Promise.resolve(log.history(uid, clientId, from, limit, Date.now())),
-    head: (uid) => Promise.resolve(log.head(uid, Date.now())),
+    history: (uid, clientId, from, limit) => Promise.resolve(log.history(uid, clientId, from, limit, now())),
+    head: (uid) => Promise.resolve(log.head(uid, now())),
     settled: () => Promise.resolve(),
     close: () => Promise.resolve(),
   }));
@@ -182,5 +182,30 @@ describe('Ajax without sticky sessions', () => {
     expect(got).toEqual(Array.from({ length: 600 }, (_, i) => i));
     expect(served[0]).toBeGreaterThanOrEqual(10);
     expect(served[1]).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('a log replaced under a live connection', () => {
+  it('the client is made to reconnect and told recovered: false, instead of taking new events for duplicates', async () => {
+    // The log's own clock, moved by hand: the uid log's metadata is forgotten after 1 s idle.
+    let t = 0;
+    const [b] = sharedLog(1, { maxEvents: 100, maxAgeMs: 500, metaTtlMs: 1_000 }, () => t);
+    if (b === undefined) throw new Error('a broker');
+    const srv = await fx.startServer({ broker: b, logger: silentLogger });
+    const c = fx.client(srv.port, { uid: 'gina', type: 'ws', logger: silentLogger });
+    await whenOpen(c);
+    const got = record(c);
+    const first = nextPushes(c, 3);
+    for (let i = 0; i < 3; i++) srv.chsk.send('gina', ['app/n', i], { flush: true });
+    await first;
+    t += 5_000; // the uid's log is forgotten: the next push starts a new one at seq 1
+    const hs = handshake(c);
+    srv.chsk.send('gina', ['app/n', 'x'], { flush: true });
+    expect(await hs).toEqual(['gina', null, false, false]);
+    const live = nextPushes(c, 1);
+    srv.chsk.send('gina', ['app/n', 'y'], { flush: true });
+    await live;
+    expect(got).toEqual([0, 1, 2, 'y']);
+    expect(c.state.recovered).toBe(false);
   });
 });
