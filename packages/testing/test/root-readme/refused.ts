@@ -5,12 +5,11 @@ import { exhaustMap, filter } from 'rxjs';
 
 declare function refreshSession(): Promise<void>;
 declare function currentToken(): string;
-declare const quiet: boolean;
 
 // #region readme
 const chsk = createChannelSocketClient('/chsk', () => currentToken(), { // a function: read again on every connect
   stableMs: 5_000,                                  // the default: the backoff resets after 5 s open
-  ...(quiet ? { logger: silentLogger } : {}),       // default consoleLogger: warnings and errors to the console
+  logger: silentLogger,                             // quiet; the default, consoleLogger, prints warnings and errors
 });
 chsk.state$.pipe(
   filter(([old, s]) => s.lastClose !== old.lastClose && s.lastClose?.reason === 'unauthorized'), // 401/403: stopped

@@ -18,7 +18,7 @@ const router = startServerChskRouter(server.recv$, {
     server.broadcast(['chat/msg', { id, from: msg.uid, text: msg.data.text }]);
     return { id };                                         // type-checked against the reply schema
   },
-  default: (msg) => console.warn('unhandled', msg.id),
+  default: (msg) => console.debug('no handler for', msg.id), // chsk/uidport-open, chat/typing, …
 }, { errorHandler: (err, msg) => console.error(`${msg.id} from ${msg.uid} failed`, err) });
 
 // client: pushes and the server's requests; the return value answers a request
