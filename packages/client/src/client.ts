@@ -240,11 +240,15 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     },
   });
 
-  /** One entry of a push batch: a push, a server request, or a reserved id (ignored). */
+  /** One entry of a push batch: a push, a server request, a refused request's issues, or a reserved id (ignored). */
   const pushed = (ev: ChskEvent): void => {
     if (ev[0] === SERVER_REQUEST_ID) {
       const req = serverRequest(ev[1]);
       if (req.kind === 'deliver') emit(req.event, req.reply); // never wrapped: it carries `reply`
+      return;
+    }
+    if (ev[0] === ReservedId.ISSUES) {
+      requests.noteIssues(ev[1]); // why the server refuses a pending request; its chsk/error reply follows (PROTOCOL.md §8)
       return;
     }
     if (ev[0] === ReservedId.BAD_EVENT) {

@@ -3,7 +3,7 @@
  * `ChskError` is built. It knows nothing of transports: `request` takes the function that hands
  * the event to the network.
  */
-import { ChskError, type ChskErrorCode, isReplyErrorValue, type Logger } from '@sente-rx/core';
+import { ChskError, type ChskErrorCode, describeIssues, isReplyErrorValue, type Logger, ReservedId, sanitizeIssues, type ValidationIssue } from '@sente-rx/core';
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 
 const MESSAGES = {
@@ -16,6 +16,10 @@ type RequestErrorCode = keyof typeof MESSAGES & ChskErrorCode;
 
 /** Every ChskError a send or request errors with. */
 export const requestError = (code: RequestErrorCode, message: string = MESSAGES[code]): ChskError => new ChskError(code, message);
+
+/** The `chsk/error` of a request the server refused by its contract, with the issues it sent first (PROTOCOL.md §8). */
+const refusedError = (issues: readonly ValidationIssue[]): ChskError =>
+  new ChskError('chsk/error', `the server refused the request: ${describeIssues(issues)}`, { issues });
 
 /** Not open, or closed while waiting. */
 export const closedError = (): ChskError => requestError('chsk/closed', 'the channel socket is closed');
@@ -34,6 +38,8 @@ interface Pending {
   readonly subs: Subscriber<unknown>[];
   /** Set once settled: what a later subscriber gets (an eager request may be subscribed late). */
   outcome: Outcome | null;
+  /** The validation issues the server sent for this request (`chsk/issues`), for its `chsk/error` reply. */
+  issues?: readonly ValidationIssue[];
 }
 
 export interface Requests {
@@ -47,6 +53,11 @@ export interface Requests {
   request(send: (cbId: string) => boolean, timeoutMs: number): Observable<unknown>;
   /** A reply (or a reserved failure value) for `cbId`; unknown and late ones are ignored. */
   settle(cbId: string, value: unknown): void;
+  /**
+   * The data of a `chsk/issues` push entry, `[cbId, issues]`: kept (bounded) on that pending
+   * request for the `chsk/error` reply that follows; ignored when no request waits under `cbId`.
+   */
+  noteIssues(data: unknown): void;
   /** The connection is gone: every pending request fails with `chsk/closed`. */
   failAll(): void;
 }
@@ -78,7 +89,18 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       return;
     }
     pending.delete(cbId);
-    finish(p, isReplyErrorValue(value) ? { ok: false, value: requestError(value) } : { ok: true, value });
+    if (!isReplyErrorValue(value)) finish(p, { ok: true, value });
+    else finish(p, { ok: false, value: value === ReservedId.ERROR && p.issues !== undefined ? refusedError(p.issues) : requestError(value) });
+  };
+  const noteIssues = (data: unknown): void => {
+    const cbId: unknown = Array.isArray(data) ? data[0] : undefined;
+    const p = typeof cbId === 'string' ? pending.get(cbId) : undefined;
+    const issues = Array.isArray(data) ? sanitizeIssues(data[1]) : undefined;
+    if (p === undefined || issues === undefined || issues.length === 0) {
+      logger.debug('sente-rx: ignored chsk/issues with no waiting request (late, unknown cbId, or malformed)', { cbId });
+      return;
+    }
+    p.issues = issues;
   };
   const arm = (due: number): void => {
     if (due >= sweepAt) return;
@@ -103,6 +125,7 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       return pending.size;
     },
     settle,
+    noteIssues,
     request(send, timeoutMs) {
       const cbId = (++seq).toString(36);
       const p: Pending = { due: scheduler.now() + timeoutMs, subs: [], outcome: null };

@@ -177,7 +177,9 @@ export interface ChannelSocketClient<C extends EventContract = UntypedContract> 
   /**
    * Sends at once (eager, like Sente's `chsk-send!`). With `timeoutMs` the Observable emits the
    * reply and completes, or errors with a `ChskError` (`chsk/timeout`, `chsk/closed`,
-   * `chsk/error`); without it, it completes once the event is handed to the transport.
+   * `chsk/error`); without it, it completes once the event is handed to the transport. A request
+   * the server's contract refuses errors `chsk/error` with the server's `issues` over WebSocket
+   * (bare over Ajax, whose wire cannot carry them).
    * To retry, defer it: `defer(() => chsk.send(ev, opts)).pipe(retry(2))` sends again on each
    * resubscription (re-subscribing the returned Observable itself does not resend).
    */

@@ -126,4 +126,67 @@ describe('request manager (virtual time)', () => {
       expectObservable(req, '30ms ^').toBe('30ms (r|)', { r: { n: 1 } });
     });
   });
+
+  describe('chsk/issues (the server refused a request by its contract, PROTOCOL.md §8)', () => {
+    const errorOf = (o: ReturnType<ReturnType<typeof createRequests>['request']>): unknown => {
+      let e: unknown;
+      o.subscribe({ error: (err: unknown) => (e = err) });
+      return e;
+    };
+
+    it('the chsk/error reply of a request with issues carries them; the entry then is gone', () => {
+      const r = createRequests(newScheduler(), silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      r.noteIssues([id, [{ path: ['text'], message: 'Too big' }]]);
+      expect(r.size).toBe(1); // the issues alone do not settle it
+      r.settle(id, 'chsk/error');
+      const e = errorOf(req);
+      expect(e).toBeInstanceOf(ChskError);
+      expect((e as ChskError).code).toBe('chsk/error');
+      expect((e as ChskError).issues).toEqual([{ path: ['text'], message: 'Too big' }]);
+      expect((e as ChskError).message).toContain('text: Too big');
+      expect(r.size).toBe(0);
+    });
+
+    it('keeps issues only for a pending request: unknown, late and malformed ones are ignored', () => {
+      const r = createRequests(newScheduler(), silentLogger);
+      const ids: string[] = [];
+      const a = r.request((cbId) => (ids.push(cbId), true), 100);
+      const b = r.request((cbId) => (ids.push(cbId), true), 100);
+      r.noteIssues(['nope', [{ path: [], message: 'x' }]]); // no such request
+      r.noteIssues([ids[0], 'not an array']);
+      r.noteIssues('garbage');
+      r.noteIssues([ids[1], [{ path: ['q'], message: 'for b' }]]);
+      r.settle(ids[0]!, 'chsk/error');
+      expect((errorOf(a) as ChskError).issues).toBeUndefined();
+      r.settle(ids[1]!, 'chsk/error');
+      expect((errorOf(b) as ChskError).issues).toEqual([{ path: ['q'], message: 'for b' }]);
+      r.noteIssues([ids[1], [{ path: [], message: 'late' }]]); // settled: nothing is kept
+      expect(r.size).toBe(0);
+    });
+
+    it('a chsk/error after issues of another code is not decorated: timeouts and closes stay bare', () => {
+      const scheduler = newScheduler();
+      scheduler.run(({ expectObservable }) => {
+        const r = createRequests(scheduler, silentLogger);
+        let id = '';
+        const req = r.request((cbId) => ((id = cbId), true), 50);
+        r.noteIssues([id, [{ path: [], message: 'x' }]]);
+        expectObservable(req).toBe('50ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
+      });
+    });
+
+    it('bounds what a hostile server sends: at most 20 issues, messages cut at 500 characters, odd path segments dropped', () => {
+      const r = createRequests(newScheduler(), silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const many = Array.from({ length: 1_000 }, (_, i) => ({ path: ['a', i, { evil: true }, null], message: 'm'.repeat(10_000) }));
+      r.noteIssues([id, many]);
+      r.settle(id, 'chsk/error');
+      const issues = (errorOf(req) as ChskError).issues ?? [];
+      expect(issues).toHaveLength(20);
+      expect(issues[3]).toEqual({ path: ['a', 3], message: 'm'.repeat(500) });
+    });
+  });
 });

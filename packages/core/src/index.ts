@@ -74,6 +74,7 @@ export type { EnvelopeKind, Packed, Packer } from './packer.js';
 // errors
 export { ChskError, isChskError, isReplyErrorValue, REPLY_ERROR_VALUES } from './errors.js';
 export type { ChskErrorCode, ReplyErrorValue, ValidationIssue } from './errors.js';
+export { MAX_ISSUES, sanitizeIssues } from './wire-issues.js';
 
 // typed contract, routers, the first-subscriber buffer
 export { defineEvents, describeIssues, validateIncoming, validateReply, validationError } from './contract.js';

@@ -2,9 +2,9 @@
  * The seams the core's modules share: one channel abstraction for both transports (Sente's
  * `IServerChan`), and the context every module gets from server.ts.
  */
-import { type ChskEvent, Envelopes, type KindedEnvelope, type Logger, NIL_UID, type Packed, type Packer, packEnvelope, type Uid } from '@sente-rx/core';
+import { type ChskEvent, Envelopes, type KindedEnvelope, type Logger, MAX_ISSUES, NIL_UID, type Packed, type Packer, packEnvelope, type Uid } from '@sente-rx/core';
 import type { SchedulerLike } from 'rxjs';
-import { ISSUES, MAX_ISSUES } from './requests.js';
+import { ISSUES } from './requests.js';
 import type { RequestInfo, ResolvedOptions, SendFn } from './types.js';
 
 /**
