@@ -106,6 +106,7 @@ async function idleLog(users: number, perUser: number) {
 async function recoverTime(missed: number, rounds: number) {
   const { chsk, core } = makeServer({ reconnectGraceMs: { ws: 0, ajax: 0 } });
   const samples: number[] = [];
+  let replayBytes = 0;
   for (let r = 0; r < rounds; r++) {
     const uid = `r${r}`;
     const first = open(core, uid, `rc${r}`, '');
@@ -118,8 +119,10 @@ async function recoverTime(missed: number, rounds: number) {
     const t0 = process.hrtime.bigint();
     const done = new Promise<void>((resolve) => {
       const again = open(core, uid, `rc${r}`, rec[1].pos);
-      again.socket.onFrame = () => {
-        if (again.socket.frames === 2) resolve(); // handshake, then the replay batch
+      again.socket.onFrame = (data) => {
+        if (again.socket.frames !== 2) return; // handshake, then the replay batch
+        replayBytes = data.length;
+        resolve();
       };
     });
     await done;
@@ -127,7 +130,7 @@ async function recoverTime(missed: number, rounds: number) {
   }
   await chsk.close();
   samples.sort((a, b) => a - b);
-  return { missed, rounds, medianMs: samples[Math.floor(samples.length / 2)] ?? NaN, maxMs: samples[samples.length - 1] ?? NaN };
+  return { missed, rounds, replayBytes, medianMs: samples[Math.floor(samples.length / 2)] ?? NaN, maxMs: samples[samples.length - 1] ?? NaN };
 }
 
 async function main(): Promise<void> {
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
       `  recovery off: ${f(off.cpuUsPerPush)} µs CPU, ${f(off.retainedBytesPerPush, 0)} B retained, ${f(off.wireBytesPerPush, 0)} B on the wire`,
       `  recovery on : ${f(on.cpuUsPerPush)} µs CPU, ${f(on.retainedBytesPerPush, 0)} B retained, ${f(on.wireBytesPerPush, 0)} B on the wire`,
       `idle user log at the default bound (${idle.users} uids × ${idle.eventsPerUser} events): ${f(idle.bytesPerIdleUserLog / 1024, 1)} KiB per uid, ${f(idle.bytesPerLoggedEvent, 0)} B per logged event`,
-      `recover ${rec.missed} missed events (open with pos → replay sent): median ${f(rec.medianMs)} ms, max ${f(rec.maxMs)} ms over ${rec.rounds} rounds`,
+      `recover ${rec.missed} missed events (open with pos → replay batch of ${rec.replayBytes} B sent): median ${f(rec.medianMs)} ms, max ${f(rec.maxMs)} ms over ${rec.rounds} rounds`,
       '',
     ].join('\n'),
   );
