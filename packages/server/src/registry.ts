@@ -100,7 +100,8 @@ export class Registry {
       if (byClient.size === 0) this.conns[conn.type].delete(conn.uid);
       if (!this.holds(conn.uid, conn.clientId)) this.ctx.clientGone(conn.uid, conn.clientId);
       if (conn.pending !== null) {
-        this.ctx.logger.warn('sente-rx: dropped events for a client that did not come back within the grace period', {
+        // A recovery client loses nothing here: the log holds these for its return (on any node).
+        this.ctx.logger[conn.epoch === null ? 'warn' : 'debug']('sente-rx: dropped events for a client that did not come back within the grace period', {
           clientId: conn.clientId,
           uid: conn.uid,
           dropped: conn.pending.length,
