@@ -9,7 +9,17 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type ChskEvent, type Packed, parseServerMessage, type Position, silentLogger, SKIP_CSRF_CHECK } from '@sente-rx/core';
-import { type BrokerNode, createChannelSocketServer, inMemoryBroker, type LoggedEvent, type RequestInfo, type ServerChannel, type ServerCore, type WsConnection } from '@sente-rx/server';
+import {
+  type AjaxResponder,
+  type BrokerNode,
+  createChannelSocketServer,
+  inMemoryBroker,
+  type LoggedEvent,
+  type RequestInfo,
+  type ServerChannel,
+  type ServerCore,
+  type WsConnection,
+} from '@sente-rx/server';
 import { ManualScheduler } from '@sente-rx/fixtures';
 import { createRecoveryTracker } from '../../client/src/recovery.js';
 
@@ -78,7 +88,63 @@ class Client {
   }
 }
 
-async function run(actions: readonly Action[], maxEvents: number, graceMs: number): Promise<void> {
+/** One Ajax request: answered (or abandoned) once. */
+class Responder implements AjaxResponder {
+  done = false;
+  private readonly aborts: (() => void)[] = [];
+  constructor(private readonly answered: (status: number, body: Packed) => void) {}
+  respond(status: number, body: Packed): void {
+    if (this.done) return;
+    this.done = true;
+    this.answered(status, body);
+  }
+  onAbort(fn: () => void): void {
+    this.aborts.push(fn);
+  }
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const f of this.aborts) f();
+  }
+}
+
+/** A long-polling client over the core: a handshake GET, then polls carrying its position, one at a time. */
+class AjaxLink {
+  active = false;
+  lost = false;
+  private held: Responder | undefined;
+  constructor(
+    private readonly core: ServerCore<{ uid: string }>,
+    private readonly c: Client,
+  ) {}
+  private get(handshake: boolean): void {
+    const q = new URLSearchParams({ 'client-id': this.c.name, pos: this.c.tracker.queryValue() });
+    if (handshake) q.set('handshake?', '1');
+    const res = new Responder((status, body) => {
+      if (this.held === res) this.held = undefined;
+      if (!this.active || this.lost) return; // the answer never arrived
+      if (status === 200) this.c.frame(body);
+      // Poll again, as the client does after every answer (a microtask later, like a fetch).
+      queueMicrotask(() => {
+        if (this.active && !this.lost && this.held === undefined) this.get(false);
+      });
+    });
+    this.held = res;
+    this.core.ajaxGet({ method: 'GET', url: `/chsk?${q}`, query: q, header: () => undefined }, { uid: UID }, { ...INFO, transport: 'ajax' }, res);
+  }
+  start(): void {
+    this.active = true;
+    this.lost = false;
+    this.get(true);
+  }
+  stop(): void {
+    this.active = false;
+    this.held?.abort();
+    this.held = undefined;
+  }
+}
+
+async function run(actions: readonly Action[], maxEvents: number, graceMs: number, transport: 'ws' | 'ajax' = 'ws'): Promise<void> {
   const scheduler = new ManualScheduler();
   const broker = inMemoryBroker({ scheduler, recovery: { maxEvents, maxAgeMs: 100_000 }, presenceWindowMs: 0 });
   /** Where each send landed in the log, by its number. */
@@ -111,7 +177,17 @@ async function run(actions: readonly Action[], maxEvents: number, graceMs: numbe
     else if (to === 'all') chsk.broadcast(ev, { flush });
     else chsk.send({ uid: UID, clientId: to }, ev, { flush });
   };
+  const links = new Map<Client, AjaxLink>();
+  const link = (c: Client): AjaxLink => {
+    let l = links.get(c);
+    if (l === undefined) links.set(c, (l = new AjaxLink(srv, c)));
+    return l;
+  };
   const disconnect = (c: Client): void => {
+    if (transport === 'ajax') {
+      link(c).stop();
+      return;
+    }
     if (c.socket === undefined) return;
     c.socket.close();
     c.conn?.closed(1006);
@@ -119,11 +195,14 @@ async function run(actions: readonly Action[], maxEvents: number, graceMs: numbe
   };
   const reconnect = async (c: Client, during: readonly (readonly [number, boolean])[]): Promise<void> => {
     disconnect(c);
-    const q = new URLSearchParams({ 'client-id': c.name, pos: c.tracker.queryValue() });
-    const socket = new Socket((d) => c.frame(d));
     const before = c.handshakes;
-    c.socket = socket;
-    c.conn = srv.wsOpen(socket, { method: 'GET', url: `/chsk?${q}`, query: q, header: () => undefined }, { uid: UID }, INFO);
+    if (transport === 'ajax') link(c).start();
+    else {
+      const q = new URLSearchParams({ 'client-id': c.name, pos: c.tracker.queryValue() });
+      const socket = new Socket((d) => c.frame(d));
+      c.socket = socket;
+      c.conn = srv.wsOpen(socket, { method: 'GET', url: `/chsk?${q}`, query: q, header: () => undefined }, { uid: UID }, INFO);
+    }
     for (const [turns, flush] of during) {
       for (let i = 0; i < turns; i++) await Promise.resolve();
       send('uid', flush);
@@ -140,12 +219,14 @@ async function run(actions: readonly Action[], maxEvents: number, graceMs: numbe
         break;
       case 'advance':
         scheduler.advance(a.ms);
+        for (let i = 0; i < 20; i++) await Promise.resolve(); // polls answered from the log
         break;
       case 'disconnect':
         if (c !== undefined) disconnect(c);
         break;
       case 'lose':
         if (c?.socket !== undefined) c.socket.lost = true;
+        if (c !== undefined && transport === 'ajax') link(c).lost = true;
         break;
       case 'reconnect':
         if (c !== undefined) await reconnect(c, a.during);
@@ -154,7 +235,11 @@ async function run(actions: readonly Action[], maxEvents: number, graceMs: numbe
   }
   // Everyone comes back at the end and the batches go out: every owed event is delivered or explained.
   for (const c of clients.values()) if (c.cut !== undefined) await reconnect(c, []);
-  scheduler.advance(1_000);
+  for (let round = 0; round < 5; round++) {
+    scheduler.advance(300);
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+  }
+  for (const l of links.values()) l.stop();
 
   for (const c of clients.values()) {
     const got = c.seen.flatMap((s) => (s.kind === 'event' ? [s.n] : []));
@@ -183,11 +268,11 @@ async function run(actions: readonly Action[], maxEvents: number, graceMs: numbe
   await broker.close();
 }
 
-describe('recovery on the real server core (property, virtual time, fake WebSockets)', () => {
+describe.each(['ws', 'ajax'] as const)('recovery on the real server core over %s (property, virtual time, fake transports)', (transport) => {
   it('every client gets its events in order, once, or recovered:false exactly at a gap', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(action, { maxLength: 50 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 10, max: 200 }), async (actions, maxEvents, graceMs) => {
-        await run(actions, maxEvents, graceMs);
+        await run(actions, maxEvents, graceMs, transport);
       }),
       { numRuns: 150 },
     );
