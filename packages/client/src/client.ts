@@ -52,6 +52,7 @@ import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
 import { rateLimitedWarn } from './log-limit.js';
+import { createRecoveryTracker } from './recovery.js';
 import { closedError, createRequests, requestError } from './requests.js';
 import { createServerRequests, SERVER_REQUEST_ID } from './server-requests.js';
 import { builtInTransports } from './transports/built-in.js';
@@ -122,6 +123,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
   const warnLimited = rateLimitedWarn(logger, scheduler);
+  const recovery = createRecoveryTracker(logger);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -188,7 +190,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, maxBufferedBytes });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue });
     },
     onEvent,
   });
@@ -202,13 +204,15 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
         autoFeed({ kind: 'opened', type: t.type, at: now() });
         const first = !everHandshaken;
         everHandshaken = true;
-        setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData }));
-        emit([ReservedId.HANDSHAKE, [msg.uid, msg.handshakeData, first]]);
+        const recovered = recovery.onHandshake(msg.recovery);
+        setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData, recovered }));
+        // `recovered` (PROTOCOL.md §11) stays the LAST element, whatever the layout before it.
+        emit([ReservedId.HANDSHAKE, recovered === undefined ? [msg.uid, msg.handshakeData, first] : [msg.uid, msg.handshakeData, first, recovered]]);
         if (t.keepAlive) startKeepAlive();
         return;
       }
       case 'batch':
-        for (const ev of msg.events) pushed(ev);
+        for (const ev of recovery.filter(msg.events)) pushed(ev);
         return;
       case 'ping':
         transmit(t, [WS_PONG], null);

@@ -267,6 +267,11 @@ export interface TransportContext {
   readonly csrfToken: () => string | undefined;
   /** The bound on bytes waiting to be sent (`ClientOptions.maxBufferedBytes`). */
   readonly maxBufferedBytes: number;
+  /**
+   * The `pos` query value to present now (re-read on every call): put it on the WebSocket URL and
+   * every Ajax GET (PROTOCOL.md §11). A transport that leaves it out just gets no recovery.
+   */
+  readonly position: () => string;
 }
 
 /** Builds one transport per connection attempt. */

@@ -213,7 +213,9 @@ describe.each<{ type: Kind; actual: 'ws' | 'ajax' }>([
     const [, now] = await reopened;
     expect(now).toMatchObject({ open: true, type: actual, uid: 'alice' });
     expect(now.firstOpen).toBeUndefined(); // opened before
-    expect((await hs).data).toEqual(['alice', { motd: 'hi', uid: 'alice' }, false]);
+    // The new process has a new log: the client's position cannot be resumed (PROTOCOL.md §9).
+    expect((await hs).data).toEqual(['alice', { motd: 'hi', uid: 'alice' }, false, false]);
+    expect(c.state.recovered).toBe(false);
     await expect(firstValueFrom(c.send(['test/echo', 2], { timeoutMs: 3_000 }))).resolves.toEqual(['srv2', 2]);
     const push = waitFor(rec.events, 'test/push');
     srv2.chsk.send('alice', ['test/push', 'after restart']);
@@ -261,8 +263,9 @@ describe.each<{ type: Kind; actual: 'ws' | 'ajax' }>([
     const [, now] = await opened;
     expect(now).toMatchObject({ open: true, type: actual, uid: 'alice', everOpened: true });
     expect(now.firstOpen).toBeUndefined();
-    // The client's own view: not its first handshake.
-    expect((await hs).data).toEqual(['alice', { motd: 'hi', uid: 'alice' }, false]);
+    // The client's own view: not its first handshake; nothing was missed (PROTOCOL.md §9).
+    expect((await hs).data).toEqual(['alice', { motd: 'hi', uid: 'alice' }, false, true]);
+    expect(c.state.recovered).toBe(true);
     await expect(firstValueFrom(c.send(['test/echo', 'again'], { timeoutMs: 3_000 }))).resolves.toBe('again');
   });
 
@@ -307,7 +310,8 @@ describe.each<{ type: Kind; actual: 'ws' | 'ajax' }>([
     const hs = waitFor(rec.events, 'chsk/handshake', (m) => (m.data as unknown[])[0] === 'alice');
     user = 'alice';
     srv.chsk.send('anon-1', ['chsk/close']);
-    expect((await hs).data).toEqual(['alice', { motd: 'hi', uid: 'ignored' }, false]);
+    // Another uid's log: the position of anon-1's cannot be resumed there.
+    expect((await hs).data).toEqual(['alice', { motd: 'hi', uid: 'ignored' }, false, false]);
     expect(c.state).toMatchObject({ open: true, uid: 'alice', type: actual });
     const push = waitFor(rec.events, 'test/push');
     srv.chsk.send('alice', ['test/push', 'for alice']);

@@ -18,6 +18,8 @@ export const CloseCode = /* @__PURE__ */ Object.freeze({
   CLIENT_ABNORMAL: 3000,
   /** The server closed every socket of a uid (`send(uid, ['chsk/close'])`). */
   SERVER_CLOSE_UID: 4000,
+  /** Recovery: the uid's log was replaced under a live connection (PROTOCOL.md §11.5); the client reconnects and learns `recovered: false`. */
+  LOG_RESET: 4001,
 });
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_576; // 1 MiB

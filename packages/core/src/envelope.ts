@@ -5,6 +5,7 @@
 import { asEvent, type ChskEvent, isEvent, isReservedId, NIL_UID, preview, type Uid } from './event.js';
 import type { EnvelopeKind, Packed, Packer } from './packer.js';
 import { ReservedId } from './protocol.js';
+import { type HandshakeRecovery, recoveryElement, splitHandshakeRecovery } from './positions.js';
 
 /** Correlates a request with its reply: 1–64 characters, opaque to the server. */
 export type CbId = string;
@@ -38,8 +39,16 @@ export const envelope = (payload: unknown, cbId: CbId | null = null): Envelope =
  * this client id) is sente-rx's own fourth element, left out when `undefined`: Sente's client
  * reads `[uid _ handshake-data]` and ignores it either way.
  */
-export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first?: boolean): Envelope => [
-  [HANDSHAKE, first === undefined ? [uid, null, handshakeData ?? null] : [uid, null, handshakeData ?? null, first]],
+export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first?: boolean, recovery?: HandshakeRecovery): Envelope => [
+  [
+    HANDSHAKE,
+    // `recovery` (only for a client that announced support, PROTOCOL.md §11) always travels 5th, after `first`.
+    recovery !== undefined
+      ? [uid, null, handshakeData ?? null, first === true, recoveryElement(recovery)]
+      : first === undefined
+        ? [uid, null, handshakeData ?? null]
+        : [uid, null, handshakeData ?? null, first],
+  ],
   null,
 ];
 export const batchEnvelope = (events: readonly ChskEvent[]): Envelope => [events, null];
@@ -58,7 +67,10 @@ const kinded = (kind: EnvelopeKind, payload: unknown, cbId: CbId | null = null):
  */
 export const Envelopes = Object.freeze({
   /** S→C, see {@link handshakeEnvelope}. */
-  handshake: (uid: Uid, handshakeData: unknown, first?: boolean): KindedEnvelope => ({ value: handshakeEnvelope(uid, handshakeData, first), kind: 'handshake' }),
+  handshake: (uid: Uid, handshakeData: unknown, first?: boolean, recovery?: HandshakeRecovery): KindedEnvelope => ({
+    value: handshakeEnvelope(uid, handshakeData, first, recovery),
+    kind: 'handshake',
+  }),
   /** S→C push batch `[[ev, …], null]`. */
   batch: (events: readonly ChskEvent[]): KindedEnvelope => ({ value: batchEnvelope(events), kind: 'server-batch' }),
   /** S→C a handler's reply (user data): `[value, cbId]` over WebSocket, `[value, null]` for an Ajax POST. */
@@ -87,10 +99,12 @@ export const packEnvelope = (packer: Packer, e: KindedEnvelope): Packed => packe
 /**
  * Packs the handshake for `packer`: with Sente's formats (`senteFormat`) exactly Sente's
  * 3-element `[uid, null, handshakeData]`, byte for byte what a Sente v1.21 server sends; with
- * the others the fourth element `first` too.
+ * the others the fourth element `first` too; for a recovery client, `first` and the recovery
+ * element (PROTOCOL.md §11.3).
  */
-export const packHandshake = (packer: Packer, uid: Uid, handshakeData: unknown, first: boolean): Packed =>
-  packEnvelope(packer, Envelopes.handshake(uid, handshakeData, packer.senteFormat === true ? undefined : first));
+export const packHandshake = (packer: Packer, uid: Uid, handshakeData: unknown, first: boolean, recovery?: HandshakeRecovery): Packed =>
+  // With a recovery element (only for sente-rx clients that sent `pos`), `first` is always there, before it.
+  packEnvelope(packer, Envelopes.handshake(uid, handshakeData, packer.senteFormat === true && recovery === undefined ? undefined : first, recovery));
 
 /**
  * A uid as it came in a handshake, as a sente-rx `Uid` (a string). Sente allows any value as a
@@ -131,7 +145,7 @@ export interface ClientMessage {
 
 /** What a client receives from a server, classified. */
 export type ServerMessage =
-  | { readonly kind: 'handshake'; readonly uid: Uid; readonly handshakeData: unknown; readonly first: boolean }
+  | { readonly kind: 'handshake'; readonly uid: Uid; readonly handshakeData: unknown; readonly first: boolean; readonly recovery?: HandshakeRecovery }
   | { readonly kind: 'batch'; readonly events: readonly ChskEvent[] }
   | { readonly kind: 'ping' }
   | { readonly kind: 'lp-timeout' }
@@ -151,11 +165,13 @@ export function parseServerMessage(x: unknown): Parsed<ServerMessage> {
   if (Array.isArray(payload)) {
     if (payload[0] === HANDSHAKE) {
       // Sente's layout [uid, _, handshakeData, first?]: index 1 is ignored, as Sente's client does.
-      const hs: unknown = payload[1];
-      if (!Array.isArray(hs) || hs.length === 0) {
+      const raw: unknown = payload[1];
+      if (!Array.isArray(raw) || raw.length === 0) {
         return fail(`handshake must be ["chsk/handshake", [uid, null, handshakeData, first?]], got ${preview(payload, 80)}`);
       }
-      return { ok: true, value: { kind: 'handshake', uid: uidFromWire(hs[0]), handshakeData: hs[2] ?? null, first: hs[3] === true } };
+      const { rest: hs, recovery } = splitHandshakeRecovery(raw);
+      const value = { kind: 'handshake', uid: uidFromWire(hs[0]), handshakeData: hs[2] ?? null, first: hs[3] === true } as const;
+      return { ok: true, value: recovery === undefined ? value : { ...value, recovery } };
     }
     return { ok: true, value: { kind: 'batch', events: payload.map(asEvent) } };
   }

@@ -51,6 +51,22 @@ export {
   reservedSendAllowed,
 } from './protocol.js';
 
+// positions and recovery on the wire
+export {
+  decodePosition,
+  encodePosition,
+  MAX_EPOCH_LENGTH,
+  POS_ID,
+  positionMarker,
+  positionQueryValue,
+  readPositionMarker,
+  readPositionQuery,
+  RECOVERY_ID,
+  recoveryElement,
+  splitHandshakeRecovery,
+} from './positions.js';
+export type { EventPosition, HandshakeRecovery, Position, PositionedBatch, PositionQuery } from './positions.js';
+
 // packers
 export { ENVELOPE_KINDS, jsonPacker } from './packer.js';
 export type { EnvelopeKind, Packed, Packer } from './packer.js';

@@ -20,6 +20,11 @@ export const Query = /* @__PURE__ */ Object.freeze({
   PPSTR: 'ppstr',
   /** Ajax POST query flag of a binary packer's raw body (Sente's `binary?=true`). */
   BINARY: 'binary?',
+  /**
+   * Recovery support and the client's position (WebSocket URL and every Ajax GET): `pos=` for
+   * "supported, no position yet", `pos=<epoch>.<u>.<g>` once it has one (PROTOCOL.md §11).
+   */
+  POS: 'pos',
 } as const);
 
 /** Request headers the server reads, lower-case (Node's spelling), and the client's spelling. */
@@ -70,6 +75,10 @@ export const ReservedId = /* @__PURE__ */ Object.freeze({
   REPLY: 'chsk/reply',
   /** A push entry carrying a refused client request's validation issues, just before its `chsk/error` reply. */
   ISSUES: 'chsk/issues',
+  /** The first entry of a push batch sent to a recovery client: the positions of the entries after it. */
+  POS: 'chsk/pos',
+  /** The last element of a handshake sent to a recovery client: its position and `recovered`. */
+  RECOVERY: 'chsk/recovery',
   /** Reply value: the server could not handle or pack the request (see `REPLY_ERROR_VALUES`). */
   ERROR: 'chsk/error',
   /** Reply value: the connection (or the server) closed before the reply. */
@@ -82,6 +91,7 @@ export const CloseReason = /* @__PURE__ */ Object.freeze({
   SERVER_CLOSING: 'server closing',
   REPLACED: 'replaced by a newer connection',
   CLOSE_UID: 'chsk/close',
+  LOG_RESET: 'chsk/log-reset',
 } as const);
 
 /** Largest client id accepted. */

@@ -40,6 +40,12 @@ export interface ChskState {
   readonly lastClose?: { readonly udt: number; readonly reason: CloseReason; readonly status?: number };
   /** When the next automatic reconnect is due (epoch ms). */
   readonly udtNextReconnect?: number;
+  /**
+   * Set by each handshake after a reconnect with a position (PROTOCOL.md §11): `true` when every
+   * event sent while the client was away was delivered, `false` when the server's log could not
+   * fill the gap (refetch). Absent on a first connect and against a server without recovery.
+   */
+  readonly recovered?: boolean;
   // Transient: present only on the `new` side of the pair in which `open` flipped.
   readonly openChanged?: true;
   readonly opened?: true;
@@ -68,8 +74,9 @@ function without<K extends keyof ChskState>(s: ChskState, key: K): ChskState {
   return copy as unknown as ChskState;
 }
 
-export function onHandshake(s: ChskState, hs: { type: TransportType; uid: Uid; handshakeData: unknown }): ChskState {
-  return without({ ...base(s), type: hs.type, open: true, everOpened: true, uid: hs.uid, handshakeData: hs.handshakeData }, 'udtNextReconnect');
+export function onHandshake(s: ChskState, hs: { type: TransportType; uid: Uid; handshakeData: unknown; recovered?: boolean }): ChskState {
+  const next = without({ ...base(s), type: hs.type, open: true, everOpened: true, uid: hs.uid, handshakeData: hs.handshakeData }, 'udtNextReconnect');
+  return hs.recovered === undefined ? without(next, 'recovered') : { ...next, recovered: hs.recovered };
 }
 
 /** Ajax: every successful poll or POST response proves the channel is open. */

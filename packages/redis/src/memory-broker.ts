@@ -15,7 +15,7 @@ import {
   resolveRecovery,
   type SendTarget,
 } from './contract.js';
-import { buildPage, type StoredEvent, type StreamSlice, validLimit, validPosition } from './history.js';
+import { MemoryLog } from '@sente-rx/server';
 import { type Kinds, kindsOf, PresenceSets } from './presence.js';
 
 export interface InMemoryBrokerV2Options {
@@ -26,51 +26,6 @@ export interface InMemoryBrokerV2Options {
   /** Where a throwing node handler is reported (it never propagates into publish()). @default silentLogger */
   readonly logger?: Logger;
 }
-
-interface Stored extends StoredEvent {
-  readonly at: number;
-}
-
-/** One stream: a bounded array used as a queue (`start` is the first live index). */
-class Stream {
-  readonly gen: string;
-  seq = 0;
-  touched = 0;
-  events: Stored[] = [];
-  start = 0;
-  constructor(gen: string) {
-    this.gen = gen;
-  }
-  append(e: Stored, maxEvents: number): void {
-    this.events.push(e);
-    if (this.events.length - this.start > maxEvents) this.start++;
-    this.#compact();
-  }
-  expireBefore(t: number): void {
-    while (this.start < this.events.length && (this.events[this.start]?.at ?? t) < t) this.start++;
-    this.#compact();
-  }
-  slice(from: number): StreamSlice {
-    const first = this.events[this.start];
-    const floor = first === undefined ? this.seq + 1 : first.seq;
-    const entries: Stored[] = [];
-    for (let i = Math.max(this.start, this.start + (from - floor + 1)); i < this.events.length; i++) {
-      const e = this.events[i];
-      if (e !== undefined && e.seq > from) entries.push(e);
-    }
-    return { entries, head: this.seq, floor, exhausted: true };
-  }
-  #compact(): void {
-    // Amortized O(1): drop the dead prefix once it is half the array.
-    if (this.start > 32 && this.start * 2 > this.events.length) {
-      this.events = this.events.slice(this.start);
-      this.start = 0;
-    }
-  }
-}
-
-let instances = 0;
-const randomId = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}${(instances++).toString(36)}`;
 
 /**
  * The one-process reference broker: one node, synchronous delivery, presence O(1) per change,
@@ -88,8 +43,8 @@ const randomId = (): string => `${Date.now().toString(36)}${Math.random().toStri
 export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker {
   const bounds: RecoveryBounds | undefined = resolveRecovery(options.recovery);
   const scheduler = options.scheduler ?? asapScheduler;
-  const epochBase = randomId();
-  let gens = 0;
+  const memLog = bounds === undefined ? undefined : new MemoryLog(bounds);
+  const offEpoch = 'off';
   const presence = new PresenceSets(scheduler);
   const log = options.logger ?? silentLogger;
   const safely = (what: string, f: () => void): void => {
@@ -102,59 +57,15 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
   const local = new Map<Uid, Kinds>();
   let node: BrokerNode | undefined;
   let closed = false;
-  let order = 0;
   let published = 0;
   let delivered = 0;
-  let logged = 0;
-
-  const broadcast = new Stream('g');
-  // Insertion order = last-touch order (re-inserted on touch), so expiry pops from the front.
-  const byTouch = new Map<Uid, Stream>();
-  const byAppend = new Map<Uid, Stream>();
-
-  const expire = (now: number): void => {
-    if (bounds === undefined) return;
-    for (const [uid, s] of byAppend) {
-      const last = s.events[s.events.length - 1];
-      if (last !== undefined && last.at + bounds.maxAgeMs >= now) break;
-      s.events = [];
-      s.start = 0;
-      byAppend.delete(uid);
-    }
-    for (const [uid, s] of byTouch) {
-      if (s.touched + bounds.metaTtlMs >= now) break;
-      byTouch.delete(uid);
-      byAppend.delete(uid);
-    }
-    broadcast.expireBefore(now - bounds.maxAgeMs);
-  };
-  const streamOf = (uid: Uid, now: number): Stream => {
-    let s = byTouch.get(uid);
-    if (s === undefined) s = new Stream(`${(gens++).toString(36)}`);
-    else byTouch.delete(uid);
-    byTouch.set(uid, s);
-    s.touched = now;
-    return s;
-  };
-  const epochOf = (s: Stream): string => `${epochBase}.${s.gen}`;
 
   const stamp = (target: SendTarget, events: readonly ChskEvent[], now: number): LoggedEvent[] => {
+    // (This package's LoggedEvent carries no epoch: keep the shape its conformance suite pins.)
+    if (memLog !== undefined) return memLog.append(target, events, now).map((e) => (e.clientId === undefined ? { event: e.event, stream: e.stream, seq: e.seq } : { event: e.event, stream: e.stream, seq: e.seq, clientId: e.clientId }));
     const clientId = target.kind === 'client' ? target.clientId : undefined;
-    const streamName = target.kind === 'all' ? 'g' : 'u';
-    if (bounds === undefined) return events.map((event) => (clientId === undefined ? { event, stream: streamName, seq: 0 } : { event, stream: streamName, seq: 0, clientId }));
-    const s = target.kind === 'all' ? broadcast : streamOf(target.uid, now);
-    if (target.kind !== 'all') {
-      byAppend.delete(target.uid);
-      byAppend.set(target.uid, s);
-    }
-    s.expireBefore(now - bounds.maxAgeMs);
-    logged += events.length;
-    return events.map((event) => {
-      const seq = ++s.seq;
-      const stored: Stored = clientId === undefined ? { seq, event, order: order++, at: now } : { seq, event, clientId, order: order++, at: now };
-      s.append(stored, bounds.maxEvents);
-      return clientId === undefined ? { event, stream: streamName, seq } : { event, stream: streamName, seq, clientId };
-    });
+    const stream = target.kind === 'all' ? 'g' : 'u';
+    return events.map((event) => (clientId === undefined ? { event, stream, seq: 0 } : { event, stream, seq: 0, clientId }));
   };
 
   const deliver = (msg: Parameters<BrokerNode['deliver']>[0]): void => {
@@ -172,9 +83,7 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
     publish(target, events, flush) {
       if (closed) return;
       published++;
-      const now = scheduler.now();
-      expire(now);
-      const msg = { target, events: stamp(target, events, now), flush };
+      const msg = { target, events: stamp(target, events, scheduler.now()), flush };
       if (target.kind === 'all' || local.has(target.uid)) deliver(msg);
     },
     request(req: BrokerRequest) {
@@ -199,34 +108,24 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
       if (n !== undefined && was !== (kinds !== '')) safely('uidport', () => n.uidport(uid, !was));
     },
     connectedUids$: presence.uids$,
-    history(uid, clientId, fromArg, limit): Promise<HistoryPage> {
-      const from = validPosition(fromArg);
-      const now = scheduler.now();
-      expire(now);
-      if (bounds === undefined) return Promise.resolve({ events: [], complete: false, position: { epoch: epochBase, u: 0, g: 0 } });
-      const s = streamOf(uid, now);
-      s.expireBefore(now - bounds.maxAgeMs);
-      broadcast.expireBefore(now - bounds.maxAgeMs);
-      return Promise.resolve(buildPage(epochOf(s), clientId, from, validLimit(limit), s.slice(from.u), broadcast.slice(from.g)));
+    history(uid, clientId, from, limit): Promise<HistoryPage> {
+      if (memLog === undefined) return Promise.resolve({ events: [], complete: false, position: { epoch: offEpoch, u: 0, g: 0 } });
+      return Promise.resolve(memLog.history(uid, clientId, from, limit, scheduler.now()));
     },
     head(uid): Promise<Position> {
-      const now = scheduler.now();
-      expire(now);
-      if (bounds === undefined) return Promise.resolve({ epoch: epochBase, u: 0, g: 0 });
-      const s = streamOf(uid, now);
-      return Promise.resolve({ epoch: epochOf(s), u: s.seq, g: broadcast.seq });
+      if (memLog === undefined) return Promise.resolve({ epoch: offEpoch, u: 0, g: 0 });
+      return Promise.resolve(memLog.head(uid, scheduler.now()));
     },
     settled: () => Promise.resolve(),
     stats(): BrokerStats {
-      return { published, delivered, dropped: 0, reconnects: 0, logged, received: delivered };
+      return { published, delivered, dropped: 0, reconnects: 0, logged: memLog?.logged ?? 0, received: delivered };
     },
     close() {
       if (!closed) {
         closed = true;
         node = undefined;
         presence.close();
-        byTouch.clear();
-        byAppend.clear();
+        memLog?.clear();
       }
       return Promise.resolve();
     },

@@ -11,12 +11,15 @@ import {
   packEnvelope,
   packHandshake,
   Query,
+  type HandshakeRecovery,
+  type PositionQuery,
   type Uid,
   classifyClientMessage,
 } from '@sente-rx/core';
 import { type SchedulerLike, type Subscription, timer } from 'rxjs';
 import { type CoreContext, onceReply, packReply, type ServerChan, uidOf } from './channel.js';
 import type { Outbox } from './outbox.js';
+import type { RecoveryStarts } from './recovery-start.js';
 import { REPLY } from './requests.js';
 import { Conn, type Registry } from './registry.js';
 import type { AjaxResponder, RequestInfo, RequestView } from './types.js';
@@ -70,6 +73,8 @@ class HeldPoll implements ServerChan {
 export class AjaxSessions<TReq> implements PollHost {
   readonly packedLpTimeout: Packed;
   readonly contentType: string;
+  /** Recovery reads in progress, per connection, with the request they answer. */
+  private readonly reading = new Map<Conn, { readonly res: AjaxResponder }>();
   /** POSTs still waiting for their reply; `close()` answers them. */
   private readonly heldPosts = new Set<() => void>();
 
@@ -77,6 +82,7 @@ export class AjaxSessions<TReq> implements PollHost {
     private readonly ctx: CoreContext<TReq>,
     readonly registry: Registry,
     private readonly outbox: Outbox,
+    private readonly recovery: RecoveryStarts,
   ) {
     this.packedLpTimeout = packEnvelope(ctx.packer, Envelopes.lpTimeout());
     this.contentType = packedContentType(ctx.packer.binary, 'server', ctx.packer.senteFormat === true);
@@ -104,6 +110,11 @@ export class AjaxSessions<TReq> implements PollHost {
     if (uid === undefined) return;
     const existing = registry.get('ajax', uid, clientId);
     const wantsHandshake = view.query.has(Query.HANDSHAKE) || view.query.has(Query.HANDSHAKE_ALT);
+    const q = this.recovery.query(view);
+    if (q.kind === 'position' || q.kind === 'invalid' || (q.kind === 'none' && (wantsHandshake || existing === undefined))) {
+      this.recoveryGet(uid, clientId, req, info, res, q, existing, wantsHandshake);
+      return;
+    }
     if (wantsHandshake || existing === undefined) {
       let hs: Packed;
       try {
@@ -138,8 +149,113 @@ export class AjaxSessions<TReq> implements PollHost {
     registry.updatePresence(uid, conn);
   }
 
+  /**
+   * A GET of a client that announced recovery (PROTOCOL.md §11.5). A poll with a position is
+   * answered from the log merged with what this node holds, so any node can serve it, even one that
+   * never saw the client (no sticky sessions); a handshake (or a poll whose log has a gap) gets the
+   * handshake with the recovery element. The connection holds no channel while the log is read.
+   */
+  private recoveryGet(
+    uid: Uid,
+    clientId: string,
+    req: TReq,
+    info: RequestInfo,
+    res: AjaxResponder,
+    q: Exclude<PositionQuery, { kind: 'absent' }>,
+    existing: Conn | undefined,
+    wantsHandshake: boolean,
+  ): void {
+    const { ctx, registry } = this;
+    const from = q.kind === 'position' && !wantsHandshake ? q.position : undefined;
+    let conn: Conn;
+    const token = { res };
+    /** A handshake's connection replaces the existing one (taking over its queue) once the head is read. */
+    const register = (): boolean => {
+      if (ctx.closing || res.done) return false;
+      const old = registry.get('ajax', uid, clientId);
+      if (old !== undefined) {
+        conn.pending = old.pending;
+        conn.polled = old.polled;
+        this.detach(old);
+      }
+      registry.register(conn);
+      this.reading.set(conn, token);
+      return true;
+    };
+    if (from !== undefined && existing !== undefined) {
+      conn = existing;
+      this.detach(conn);
+      conn.request = info;
+    } else conn = new Conn('ajax', uid, clientId, info);
+    if (from !== undefined) {
+      if (conn !== existing) registry.register(conn);
+      conn.polled = true;
+      registry.updatePresence(uid, conn);
+      this.reading.set(conn, token);
+    }
+    const current = (): boolean => {
+      if (ctx.closing || registry.get('ajax', uid, clientId) !== conn || this.reading.get(conn) !== token) return false;
+      if (!res.done) return true;
+      this.reading.delete(conn); // the client gave up on this request
+      if (conn.ch === null) registry.startGrace(conn);
+      return false;
+    };
+    const handshake = (recovery: HandshakeRecovery, first: boolean): void => {
+      conn.epoch = recovery.position.epoch;
+      let hs: Packed;
+      try {
+        hs = packHandshake(ctx.packer, uid, ctx.options.handshakeData(req), first, recovery);
+      } catch (err) {
+        ctx.logger.error('sente-rx: handshakeData threw or could not be packed', { err, clientId });
+        res.respond(500, 'Internal server error', ContentType.PLAIN);
+        registry.startGrace(conn);
+        return;
+      }
+      res.respond(200, hs, this.contentType);
+      registry.startGrace(conn);
+    };
+    const failed = (): void => {
+      this.reading.delete(conn);
+      res.respond(503, 'Service unavailable: the recovery log cannot be read', ContentType.PLAIN);
+      registry.startGrace(conn);
+    };
+    if (from === undefined) {
+      const first = existing === undefined;
+      this.recovery.start(conn, q, {
+        register,
+        current,
+        apply: (plan) => {
+          this.reading.delete(conn);
+          handshake(plan.recovery, first);
+        },
+        failed,
+      });
+      return;
+    }
+    this.recovery.poll(conn, from, current, (plan) => {
+      this.reading.delete(conn);
+      if (plan.kind === 'gap') {
+        handshake(plan.recovery, false);
+        return;
+      }
+      conn.epoch = from.epoch;
+      conn.pending = null;
+      const batch = this.outbox.packEntries(conn, plan.entries);
+      if (batch !== undefined) {
+        res.respond(200, batch, this.contentType);
+        registry.startGrace(conn);
+      } else conn.ch = new HeldPoll(this, conn, res, ctx.options.lpTimeoutMs);
+    }, failed);
+  }
+
   /** Stops `conn`'s grace period and ends the poll it holds, if any (a newer request replaces it). */
   private detach(conn: Conn): void {
+    const reading = this.reading.get(conn);
+    if (reading !== undefined) {
+      // A recovery read in progress for an older request: answer it, the newer one takes over.
+      this.reading.delete(conn);
+      if (!reading.res.done) reading.res.respond(200, this.packedLpTimeout, this.contentType);
+    }
     this.registry.stopGrace(conn);
     const held = conn.ch;
     conn.ch = null; // first, so the old poll's end does not start a grace period
@@ -203,6 +319,8 @@ export class AjaxSessions<TReq> implements PollHost {
 
   /** Answers every POST still waiting for its reply (server close). */
   close(): void {
+    for (const { res } of this.reading.values()) if (!res.done) res.respond(503, 'Service unavailable: the server is closing', ContentType.PLAIN);
+    this.reading.clear();
     for (const answer of [...this.heldPosts]) answer();
   }
 }

@@ -3,12 +3,17 @@
  * it, so a cluster broker (`@sente-rx/redis`) can route sends, broadcasts and server→client
  * requests to whichever node holds the clients, and aggregate presence across nodes.
  *
- * Recovery (a per-user log with positions, `history` / `head`) is not part of this version; it
- * will be added as optional members, so a broker written against this interface keeps compiling.
+ * Recovery (issue 13, PROTOCOL.md §11) rides on optional members: a broker that keeps a log stamps
+ * each delivered message with `logged` and answers `history` / `head` / `settled`; a broker
+ * without them still works, and the server then runs without recovery.
  */
-import { ChskError, type ChskEvent, type Uid } from '@sente-rx/core';
+import { ChskError, type ChskEvent, type Position, type Uid } from '@sente-rx/core';
 import { asyncScheduler, BehaviorSubject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { MemoryLog } from './log.js';
+import { DEFAULT_RECOVERY, resolveRecoveryOption, type ServerRecoveryOptions } from './recovery.js';
 import type { ConnectedUids } from './types.js';
+
+export type { Position };
 
 /** Who a publish is for. */
 export type SendTarget =
@@ -16,11 +21,39 @@ export type SendTarget =
   | { readonly kind: 'client'; readonly uid: Uid; readonly clientId: string }
   | { readonly kind: 'all' };
 
+/** One event with its place in the log. */
+export interface LoggedEvent {
+  readonly event: ChskEvent;
+  /** `'u'`: the uid's stream (sends to a uid or one of its clients); `'g'`: broadcasts. */
+  readonly stream: 'u' | 'g';
+  /** Monotonic per stream, from 1; 0 when the event is not in the log. */
+  readonly seq: number;
+  /** For client-targeted sends: only this client receives it. */
+  readonly clientId?: string;
+  /**
+   * Uid-stream events, from a broker that can tell: the epoch of the uid's log when the event was
+   * appended. A server that sees it differ from a live client's epoch knows the log was replaced
+   * (expired metadata, a flushed store) and makes the client reconnect, which reports the gap.
+   */
+  readonly epoch?: string;
+}
+
 /** One publish, as it reaches a node with interest in its target. */
 export interface BrokerMessage {
   readonly target: SendTarget;
   readonly events: readonly ChskEvent[];
   readonly flush: boolean;
+  /** From a broker with a log: `logged[i]` is `events[i]` with its stream and seq. */
+  readonly logged?: readonly LoggedEvent[];
+}
+
+/** One page of the log after a position. */
+export interface HistoryPage {
+  readonly events: readonly LoggedEvent[];
+  /** False when the log cannot fill the gap after `from` (trimmed, expired, other epoch, malformed `from`). */
+  readonly complete: boolean;
+  /** Where the client stands after receiving `events`. */
+  readonly position: Position;
 }
 
 /** A server→client request, on its way from the asking node to the node(s) holding the uid. */
@@ -77,6 +110,17 @@ export interface Broker {
   localPresence(uid: Uid, on: { readonly ws: boolean; readonly ajax: boolean }): void;
   /** Cluster-wide connected uids; emissions may be coalesced (see `inMemoryBroker`). */
   readonly connectedUids$: Observable<ConnectedUids>;
+  /**
+   * Recovery: the events after `from` for this client (its uid stream, less events for its other
+   * clients, merged with the broadcast stream), at most `limit`; a page shorter than `limit`
+   * reached the head. Never throws for a malformed `from` (`complete: false`); rejects only when
+   * the log's store is unreachable. With `head`, it turns recovery on.
+   */
+  history?(uid: Uid, clientId: string, from: Position, limit: number): Promise<HistoryPage>;
+  /** Recovery: where a client of `uid` that saw everything stands. */
+  head?(uid: Uid): Promise<Position>;
+  /** Resolves once everything issued before it took effect (interest subscribed), so history() read after it misses nothing. @default resolved at once */
+  settled?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,7 +131,15 @@ export interface InMemoryBrokerOptions {
   readonly scheduler?: SchedulerLike;
   /** The presence coalescing window (see `inMemoryBroker`). @default 50 */
   readonly presenceWindowMs?: number;
+  /**
+   * The recovery log's bounds (the server's `recovery` option when the server makes the broker),
+   * or `false` for no log. @default { maxEvents: 1_000, maxAgeMs: 120_000 }
+   */
+  readonly recovery?: ServerRecoveryOptions | false;
 }
+
+/** How long an idle uid stream's counter outlives its events in the in-memory log (24 h). */
+export const META_TTL_MS = 86_400_000;
 
 /** The default presence coalescing window, in ms. */
 export const DEFAULT_PRESENCE_WINDOW_MS = 50;
@@ -122,6 +174,8 @@ export function inMemoryBroker(options: InMemoryBrokerOptions = {}): Broker {
   /** When the last emission went out (scheduler ms); -Infinity before any. */
   let lastEmit = -Infinity;
   let trailing: Subscription | null = null;
+  const bounds = resolveRecoveryOption(options.recovery ?? DEFAULT_RECOVERY);
+  const log = bounds === undefined ? undefined : new MemoryLog({ ...bounds, metaTtlMs: Math.max(META_TTL_MS, bounds.maxAgeMs) });
 
   const emit = (): void => {
     trailing = null;
@@ -147,7 +201,8 @@ export function inMemoryBroker(options: InMemoryBrokerOptions = {}): Broker {
     publish(target, events, flush) {
       if (closed) return;
       // One node has interest in everything: it filters by uid and client id itself.
-      node?.deliver({ target, events, flush });
+      if (log === undefined) node?.deliver({ target, events, flush });
+      else node?.deliver({ target, events, flush, logged: log.append(target, events, scheduler.now()) });
     },
     request(req) {
       if (closed || node === undefined) return;
@@ -174,7 +229,15 @@ export function inMemoryBroker(options: InMemoryBrokerOptions = {}): Broker {
       else trailing = scheduler.schedule(emit, windowMs - since);
     },
     connectedUids$: uids$.asObservable(),
+    ...(log === undefined
+      ? {}
+      : {
+          history: (uid: Uid, clientId: string, from: Position, limit: number) => Promise.resolve(log.history(uid, clientId, from, limit, scheduler.now())),
+          head: (uid: Uid) => Promise.resolve(log.head(uid, scheduler.now())),
+          settled: () => Promise.resolve(),
+        }),
     close() {
+      log?.clear();
       closed = true;
       trailing?.unsubscribe();
       trailing = null;

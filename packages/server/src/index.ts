@@ -2,8 +2,25 @@
 export { createChannelSocketServer } from './server.js';
 export type { ChannelSocketServer, ServerRequestEvent } from './server.js';
 export { startServerChskRouter, type ServerChskHandlers, type ServerChskRouterOptions } from './router.js';
-export { DEFAULT_PRESENCE_WINDOW_MS, inMemoryBroker } from './broker.js';
-export type { Broker, BrokerMessage, BrokerNode, BrokerOutcome, BrokerReply, BrokerRequest, InMemoryBrokerOptions, SendTarget } from './broker.js';
+export { DEFAULT_PRESENCE_WINDOW_MS, inMemoryBroker, META_TTL_MS } from './broker.js';
+export type {
+  Broker,
+  BrokerMessage,
+  BrokerNode,
+  BrokerOutcome,
+  BrokerReply,
+  BrokerRequest,
+  HistoryPage,
+  InMemoryBrokerOptions,
+  LoggedEvent,
+  Position,
+  SendTarget,
+} from './broker.js';
+// For broker authors: the log logic every broker shares (@sente-rx/redis uses it).
+export { buildPage, MemoryLog, validLimit, validPosition } from './log.js';
+export type { LogBounds, StoredEvent, StreamSlice } from './log.js';
+export { DEFAULT_RECOVERY } from './recovery.js';
+export type { RecoveryBounds, ServerRecoveryOptions } from './recovery.js';
 export { allowOrigin, constantTimeEqual, validCsrfToken } from './security.js';
 export type { AllowedOrigins } from './security.js';
 export type {

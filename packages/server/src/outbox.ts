@@ -14,27 +14,43 @@ import { type ChskEvent, CloseCode, Envelopes, type Packed, packEnvelope, Protoc
 import { asapScheduler, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
+import { type LogEntry, positionedBatch } from './recovery.js';
 import { CONN_TYPES, type Conn, type ConnType, type Registry } from './registry.js';
 
-// ---- addressing (targets): routed here, before the per-uid buffers -----------------------------
+// ---- addressing (targets) and positions: routed here, before the per-uid buffers ---------------
 
-/** A buffered event for one client of the uid only (a `{ uid, clientId }` send or a request); filtered per client at flush. */
-export class ForClient {
+/**
+ * A buffered event with more than the event: its place in the recovery log (`seq` 0: none), and,
+ * for a `{ uid, clientId }` send or a request, the one client it is for (filtered at flush).
+ * Plain events to a uid without a log stay bare `ChskEvent`s (no allocation per event).
+ */
+export class Entry implements LogEntry {
   constructor(
-    readonly clientId: string,
     readonly event: ChskEvent,
+    readonly clientId: string | undefined,
+    readonly stream: 'u' | 'g' = 'u',
+    readonly seq: number = 0,
+    /** The uid log's epoch at append time, when the broker tells (see `LoggedEvent.epoch`). */
+    readonly epoch?: string,
   ) {}
 }
 
-type Buffered = ChskEvent | ForClient;
+/** Whether `items` hold a uid-stream event of another epoch than `epoch`: the log was replaced under the connection. */
+function logReplaced(items: readonly Buffered[], epoch: string): boolean {
+  for (const b of items) if (b instanceof Entry && b.epoch !== undefined && b.epoch !== epoch) return true;
+  return false;
+}
 
-/** The events of `buf` that `clientId` gets. */
-function eventsFor(buf: readonly Buffered[], clientId: string): ChskEvent[] {
-  const out: ChskEvent[] = [];
-  for (const b of buf) {
-    if (!(b instanceof ForClient)) out.push(b);
-    else if (b.clientId === clientId) out.push(b.event);
-  }
+export type Buffered = ChskEvent | Entry;
+
+const eventOf = (b: Buffered): ChskEvent => (b instanceof Entry ? b.event : b);
+/** A buffered item as a log entry (a bare event is not in the log). */
+export const entryOf = (b: Buffered): LogEntry => (b instanceof Entry ? b : { event: b, stream: 'u', seq: 0 });
+
+/** The items of `buf` that `clientId` gets. */
+function eventsFor(buf: readonly Buffered[], clientId: string): Buffered[] {
+  const out: Buffered[] = [];
+  for (const b of buf) if (!(b instanceof Entry) || b.clientId === undefined || b.clientId === clientId) out.push(b);
   return out;
 }
 
@@ -88,25 +104,31 @@ export class Outbox {
   /** A publish from the broker: routed by target to the per-uid buffers of this node's clients. */
   deliver(msg: BrokerMessage): void {
     if (this.ctx.closing) return;
-    const { target, events, flush } = msg;
-    if (target.kind === 'all') {
-      for (const type of CONN_TYPES) for (const uid of [...this.registry.uids(type)]) this.deliverTo(type, uid, events, flush, undefined);
-      return;
-    }
-    const { uid } = target;
+    const { target, events, flush, logged } = msg;
     const clientId = target.kind === 'client' ? target.clientId : undefined;
-    if (clientId === undefined && events.length === 1 && events[0]?.[0] === ReservedId.CLOSE) {
-      this.closeUid(uid, flush);
+    if (target.kind === 'uid' && events.length === 1 && events[0]?.[0] === ReservedId.CLOSE) {
+      this.closeUid(target.uid, flush);
       return;
     }
-    for (const type of CONN_TYPES) this.deliverTo(type, uid, events, flush, clientId);
+    // One item list per message, shared by every uid buffer it goes to.
+    const items: readonly Buffered[] =
+      clientId === undefined && logged === undefined
+        ? events
+        : events.map((e, i) => {
+            const l = logged?.[i];
+            return new Entry(e, clientId, l?.stream, l?.seq, l?.epoch);
+          });
+    if (target.kind === 'all') {
+      for (const type of CONN_TYPES) for (const uid of [...this.registry.uids(type)]) this.deliverTo(type, uid, items, flush, undefined);
+      return;
+    }
+    for (const type of CONN_TYPES) this.deliverTo(type, target.uid, items, flush, clientId);
   }
 
-  /** Buffers `events` for the clients of `uid` on `type` (only `clientId`, when given), batched by the lane's rule. */
-  private deliverTo(type: ConnType, uid: Uid, events: readonly ChskEvent[], flush: boolean, clientId: string | undefined): void {
+  /** Buffers `items` for the clients of `uid` on `type` (only `clientId`, when given), batched by the lane's rule. */
+  private deliverTo(type: ConnType, uid: Uid, items: readonly Buffered[], flush: boolean, clientId: string | undefined): void {
     const clients = this.registry.clients(type, uid);
     if (clients === undefined || (clientId !== undefined && !clients.has(clientId))) return;
-    const items: readonly Buffered[] = clientId === undefined ? events : events.map((e) => new ForClient(clientId, e));
     const l = this.lanes[type];
     let buf = l.soon.get(uid) ?? l.busy.get(uid) ?? l.timed.get(uid)?.events;
     if (buf === undefined) {
@@ -235,25 +257,44 @@ export class Outbox {
       return;
     }
     if (this.adaptive) this.sent(l, uid);
-    const targeted = items.some((e) => e instanceof ForClient);
+    const targeted = items.some((e) => e instanceof Entry && e.clientId !== undefined);
+    // Clients with nothing pending share one packing: one for plain clients, one per epoch for
+    // recovery clients (their batches carry the chsk/pos entry, PROTOCOL.md §11.4).
     let shared: Packed | undefined;
     let sharedPacked = false;
+    let sharedPos: Packed | undefined;
+    let sharedEpoch: string | null = null;
     for (const conn of clients.values()) {
-      const events = targeted ? eventsFor(items, conn.clientId) : (items as readonly ChskEvent[]);
+      const events = targeted ? eventsFor(items, conn.clientId) : items;
       if (events.length === 0) continue;
       const ch = conn.ch;
       if (ch === null || !ch.open) {
         this.addPending(conn, events);
         continue;
       }
+      if (conn.epoch !== null && logReplaced(events, conn.epoch)) {
+        // Sequences restarted in a new log: the client would take these for duplicates. It reconnects
+        // instead, presents its position, and learns recovered: false (PROTOCOL.md §11.5).
+        this.ctx.logger.info('sente-rx: the recovery log of a uid was replaced under a live connection; making the client reconnect', { uid, clientId: conn.clientId });
+        conn.pending = null;
+        ch.close(CloseCode.LOG_RESET, ProtocolCloseReason.LOG_RESET);
+        continue;
+      }
       let batch: Packed | undefined;
-      if (conn.pending === null && !targeted) {
+      if (conn.pending !== null || targeted) batch = this.pack(conn.pending === null ? events : conn.pending.concat(events), uid, conn.epoch);
+      else if (conn.epoch !== null) {
+        if (sharedEpoch !== conn.epoch) {
+          sharedPos = this.pack(events, uid, conn.epoch);
+          sharedEpoch = conn.epoch;
+        }
+        batch = sharedPos;
+      } else {
         if (!sharedPacked) {
-          shared = this.pack(events, uid);
+          shared = this.pack(events, uid, null);
           sharedPacked = true;
         }
         batch = shared;
-      } else batch = this.pack(conn.pending === null ? events : conn.pending.concat(events), uid);
+      }
       conn.pending = null;
       if (batch !== undefined) ch.send(batch);
     }
@@ -262,9 +303,19 @@ export class Outbox {
   /** The batch of events kept for `conn` while it had no channel, packed, and the queue emptied. */
   takePending(conn: Conn): Packed | undefined {
     if (conn.pending === null) return undefined;
-    const packed = this.pack(conn.pending, conn.uid);
+    const packed = this.pack(conn.pending, conn.uid, conn.epoch);
     conn.pending = null;
     return packed;
+  }
+
+  /** Recovery: `entries` as one positioned batch for `conn` (its epoch set), or `undefined` when there is nothing to send. */
+  packEntries(conn: Conn, entries: readonly LogEntry[]): Packed | undefined {
+    if (entries.length === 0) return undefined;
+    return this.pack(
+      entries.map((e) => (e instanceof Entry ? e : new Entry(e.event, undefined, e.stream, e.seq))),
+      conn.uid,
+      conn.epoch,
+    );
   }
 
   /**
@@ -272,12 +323,14 @@ export class Outbox {
    * (a BigInt, a cycle) only shows here, inside a timer: drop those events, log them, and deliver
    * the rest rather than throw out of the timer.
    */
-  private pack(events: readonly ChskEvent[], uid: Uid): Packed | undefined {
+  private pack(items: readonly Buffered[], uid: Uid, epoch: string | null): Packed | undefined {
     const { packer } = this.ctx;
+    const batch = (xs: readonly Buffered[]): readonly ChskEvent[] => (epoch === null ? xs.map(eventOf) : positionedBatch(epoch, xs.map(entryOf)));
     try {
-      return packEnvelope(packer, Envelopes.batch(events));
+      return packEnvelope(packer, Envelopes.batch(batch(items)));
     } catch {
-      const ok = events.filter((e) => {
+      const ok = items.filter((b) => {
+        const e = eventOf(b);
         try {
           packEnvelope(packer, Envelopes.batch([e]));
           return true;
@@ -286,11 +339,11 @@ export class Outbox {
           return false;
         }
       });
-      return ok.length === 0 ? undefined : packEnvelope(packer, Envelopes.batch(ok));
+      return ok.length === 0 ? undefined : packEnvelope(packer, Envelopes.batch(batch(ok)));
     }
   }
 
-  private addPending(conn: Conn, events: readonly ChskEvent[]): void {
+  private addPending(conn: Conn, events: readonly Buffered[]): void {
     const pending = (conn.pending ??= []);
     for (const e of events) pending.push(e);
     const over = pending.length - this.ctx.options.maxPendingEvents;

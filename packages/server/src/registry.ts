@@ -2,10 +2,11 @@
  * Connections per transport, uid and client id (Sente's `conns_`), their grace periods, and the
  * connected uids (presence) derived from them.
  */
-import type { ChskEvent, Uid } from '@sente-rx/core';
+import type { Uid } from '@sente-rx/core';
 import { type Subscription, timer } from 'rxjs';
 import type { Broker } from './broker.js';
 import type { ServerChan, SharedContext } from './channel.js';
+import type { Buffered } from './outbox.js';
 import type { RequestInfo } from './types.js';
 
 export type ConnType = 'ws' | 'ajax';
@@ -17,8 +18,10 @@ export class Conn {
   ch: ServerChan | null = null;
   /** Ajax: has polled at least once, so the uid counts as connected. WebSocket: always. */
   polled: boolean;
-  /** Events waiting for a channel (between polls, or while reconnecting within the grace period). */
-  pending: ChskEvent[] | null = null;
+  /** Events waiting for a channel (between polls, while reconnecting within the grace period, or while a recovery start reads the log). */
+  pending: Buffered[] | null = null;
+  /** Recovery (PROTOCOL.md §11): the log epoch of a client that announced support, so its batches carry positions; `null` for any other. */
+  epoch: string | null = null;
   graceTimer: Subscription | null = null;
 
   constructor(
@@ -97,7 +100,8 @@ export class Registry {
       if (byClient.size === 0) this.conns[conn.type].delete(conn.uid);
       if (!this.holds(conn.uid, conn.clientId)) this.ctx.clientGone(conn.uid, conn.clientId);
       if (conn.pending !== null) {
-        this.ctx.logger.warn('sente-rx: dropped events for a client that did not come back within the grace period', {
+        // A recovery client loses nothing here: the log holds these for its return (on any node).
+        this.ctx.logger[conn.epoch === null ? 'warn' : 'debug']('sente-rx: dropped events for a client that did not come back within the grace period', {
           clientId: conn.clientId,
           uid: conn.uid,
           dropped: conn.pending.length,

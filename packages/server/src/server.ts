@@ -48,6 +48,8 @@ import { resolveOptions } from './options.js';
 import { guardedRecv } from './guarded-recv.js';
 import { isolatedBroker } from './isolated-broker.js';
 import { Outbox } from './outbox.js';
+import { resolveRecoveryOption } from './recovery.js';
+import { RecoveryStarts } from './recovery-start.js';
 import { runPipeline } from './pipeline.js';
 import { Registry } from './registry.js';
 import { type ReplyCheck, Requests } from './requests.js';
@@ -130,7 +132,7 @@ class Admitted<TReq> implements AdmittedRequest {
   ) {}
 
   wsOpen(channel: ServerChannel, info: RequestInfo): WsConnection {
-    return this.srv.ws.open(channel, this.clientId, this.req, info);
+    return this.srv.ws.open(channel, this.clientId, this.req, info, this.view);
   }
 
   ajaxGet(info: RequestInfo, res: AjaxResponder): void {
@@ -198,15 +200,17 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
       },
     });
     this.ownsBroker = options.broker === undefined;
-    this.broker = isolatedBroker(options.broker ?? inMemoryBroker({ scheduler: this.scheduler }), this.logger);
+    const recoveryBounds = resolveRecoveryOption(options.recovery);
+    this.broker = isolatedBroker(options.broker ?? inMemoryBroker({ scheduler: this.scheduler, recovery: recoveryBounds ?? false }), this.logger);
     if (this.options.csrfToken === undefined) {
       this.logger.warn('sente-rx: no csrfToken option, so every request fails the CSRF check; pass csrfToken: () => SKIP_CSRF_CHECK to rely on origin checks alone');
     }
     this.send = (target, event, opts) => this.publishTo(this.sendTarget(target), event, opts, 'send(target, event)');
     this.registry = new Registry(this, this.broker);
     this.outbox = new Outbox(this, this.registry);
-    this.ws = new WsSessions(this, this.registry, this.outbox);
-    this.ajax = new AjaxSessions(this, this.registry, this.outbox);
+    const recovery = new RecoveryStarts(this, this.broker, recoveryBounds !== undefined);
+    this.ws = new WsSessions(this, this.registry, this.outbox, recovery);
+    this.ajax = new AjaxSessions(this, this.registry, this.outbox, recovery);
     const events = this.events;
     const checkReply: ReplyCheck = (id, value) => {
       if (events === undefined) return undefined;

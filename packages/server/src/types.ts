@@ -2,6 +2,7 @@ import type { EventContract, Logger, Packed, Packer, ServerEvent, ServerEventMsg
 import type { SchedulerLike } from 'rxjs';
 import type { AllowedOrigins } from './security.js';
 import type { Broker } from './broker.js';
+import type { ServerRecoveryOptions } from './recovery.js';
 
 /** A host-neutral view of an HTTP request, built by the adapter. */
 export interface RequestView {
@@ -150,6 +151,15 @@ export interface ServerOptions<TReq> {
    * (one process; `connectedUids$` coalesced over 50 ms windows, see `inMemoryBroker`)
    */
   readonly broker?: Broker;
+  /**
+   * Recovery (PROTOCOL.md §11): a bounded log of pushes per uid (and one of broadcasts), so a client
+   * that comes back within its bounds gets exactly what it missed, in order, once, on any node;
+   * `state.recovered` tells it when the log could not cover the gap. On by default with
+   * `{ maxEvents: 1_000, maxAgeMs: 120_000 }` (2 min); `false` turns it off. The bounds apply to the
+   * default in-memory broker; a `broker` you pass keeps its own log (e.g. `redisBroker`'s
+   * `recovery` option) and this option then only turns the wire part on or off.
+   */
+  readonly recovery?: ServerRecoveryOptions | false;
   /** Drives every timer; inject a `TestScheduler` or `VirtualTimeScheduler` in tests. @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
 }

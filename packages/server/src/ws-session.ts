@@ -12,6 +12,7 @@ import {
   packEnvelope,
   packHandshake,
   ProtocolCloseReason,
+  type PositionQuery,
   ReservedId,
   type Uid,
 } from '@sente-rx/core';
@@ -20,7 +21,8 @@ import { type CoreContext, onceReply, packIssues, packReply, type RefuseFn, type
 import { REPLY } from './requests.js';
 import type { Outbox } from './outbox.js';
 import { Conn, type Registry } from './registry.js';
-import type { RequestInfo, ServerChannel, WsConnection } from './types.js';
+import type { RecoveryStarts } from './recovery-start.js';
+import type { RequestInfo, RequestView, ServerChannel, WsConnection } from './types.js';
 
 const OPEN = 1;
 
@@ -111,6 +113,7 @@ export class WsSessions<TReq> implements SessionHost {
     private readonly ctx: CoreContext<TReq>,
     private readonly registry: Registry,
     private readonly outbox: Outbox,
+    private readonly recovery: RecoveryStarts,
   ) {
     this.packedPing = packEnvelope(ctx.packer, Envelopes.wsPing());
     const { wsKeepAliveMs: k, wsPingTimeoutMs: p } = ctx.options;
@@ -135,7 +138,7 @@ export class WsSessions<TReq> implements SessionHost {
   }
 
   /** A WebSocket that passed the pipeline and completed its upgrade. */
-  open(channel: ServerChannel, clientId: string, req: TReq, info: RequestInfo): WsConnection {
+  open(channel: ServerChannel, clientId: string, req: TReq, info: RequestInfo, view?: RequestView): WsConnection {
     const { ctx } = this;
     let uid: Uid;
     let handshakeData: unknown;
@@ -149,17 +152,27 @@ export class WsSessions<TReq> implements SessionHost {
     }
     const conn = new Conn('ws', uid, clientId, info);
     const session = new WsSession(this, conn, channel, this.now());
-    conn.ch = session;
-    const old = this.registry.get('ws', uid, clientId);
-    if (old !== undefined) {
-      this.registry.stopGrace(old);
-      conn.pending = old.pending;
-      const oldCh = old.ch;
-      old.ch = null;
-      if (oldCh?.open === true) oldCh.close(CloseCode.NORMAL, ProtocolCloseReason.REPLACED);
-    }
-    this.registry.register(conn);
+    const q = view === undefined ? undefined : this.recovery.query(view);
+    // Recovery: no channel until the log is read, so live deliveries are held in conn.pending.
+    conn.ch = q === undefined || q.kind === 'absent' ? session : null;
+    const takeOver = (): Conn | undefined => {
+      const old = this.registry.get('ws', uid, clientId);
+      if (old !== undefined) {
+        this.registry.stopGrace(old);
+        conn.pending = old.pending;
+        const oldCh = old.ch;
+        old.ch = null;
+        if (oldCh?.open === true) oldCh.close(CloseCode.NORMAL, ProtocolCloseReason.REPLACED);
+      }
+      this.registry.register(conn);
+      return old;
+    };
     this.live.add(session);
+    if (q !== undefined && q.kind !== 'absent') {
+      this.startRecovery(session, q, handshakeData, takeOver);
+      return session;
+    }
+    const old = takeOver();
     try {
       channel.send(packHandshake(ctx.packer, uid, handshakeData, old === undefined));
     } catch (err) {
@@ -171,6 +184,40 @@ export class WsSessions<TReq> implements SessionHost {
     if (pending !== undefined) session.write(pending);
     this.registry.updatePresence(uid, conn);
     return session;
+  }
+
+  /** PROTOCOL.md §11.5: handshake with the recovery element, then the missed and held events, then the channel opens to live pushes. */
+  private startRecovery(session: WsSession, q: Exclude<PositionQuery, { kind: 'absent' }>, handshakeData: unknown, takeOver: () => Conn | undefined): void {
+    const { ctx } = this;
+    const { conn } = session;
+    let first = true;
+    const current = (): boolean => !ctx.closing && session.open && conn.ch === null && this.registry.get('ws', conn.uid, conn.clientId) === conn;
+    this.recovery.start(conn, q, {
+      register: () => {
+        if (ctx.closing || !session.open) return false;
+        first = takeOver() === undefined;
+        this.registry.updatePresence(conn.uid, conn);
+        return true;
+      },
+      current,
+      apply: (plan) => {
+        conn.epoch = plan.recovery.position.epoch;
+        let hs: Packed;
+        try {
+          hs = packHandshake(ctx.packer, conn.uid, handshakeData, first, plan.recovery);
+        } catch (err) {
+          ctx.logger.error('sente-rx: the handshake data could not be packed', { err, clientId: conn.clientId });
+          session.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR);
+          return;
+        }
+        session.write(hs);
+        conn.pending = null;
+        const batch = this.outbox.packEntries(conn, plan.entries);
+        if (batch !== undefined) session.write(batch);
+        conn.ch = session;
+      },
+      failed: () => session.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR),
+    });
   }
 
   message(session: WsSession, data: Packed, isBinary: boolean): void {

@@ -33,7 +33,7 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
     if (ctx.type === 'ajax' && fetchFn !== undefined) {
       return ajaxTransport({
         ...ctx,
-        url: (q) => own(ajaxBase, q),
+        url: (q) => own(ajaxBase, { ...q, [Query.POS]: ctx.position() }),
         fetch: fetchFn,
         headers: () => {
           const token = ctx.csrfToken();
@@ -49,7 +49,7 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
     };
     return webSocketTransport({
       ...ctx,
-      url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken() }),
+      url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken(), [Query.POS]: ctx.position() }),
       WebSocket,
       connectTimeoutMs: opts.wsConnectTimeoutMs ?? 10_000, // 10 s
       ...(fetchFn === undefined || probeBase === undefined || !probe ? {} : { probeRefusal: () => probeRefusal(fetchFn, own(probeBase, {}), token(), ctx.scheduler) }),
