@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisBroker, type RedisBrokerOptions, type RedisBrokerStatus, redisBroker } from '../src/redis-broker.js';
 import { singleNodeConformance } from './conformance.js';
 import { FakeNode, poke, until } from './fake-node.js';
-import { freePort, RedisServer, redisAvailable, startProxy } from './redis-server.js';
+import { freePort, RedisServer, redisAvailable, startProxy } from '@sente-rx/fixtures/redis-server';
 
 const available = redisAvailable();
 
