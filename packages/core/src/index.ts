@@ -46,8 +46,8 @@ export {
 } from './protocol.js';
 
 // packers
-export { jsonPacker } from './packer.js';
-export type { Packed, Packer } from './packer.js';
+export { ENVELOPE_KINDS, jsonPacker } from './packer.js';
+export type { EnvelopeKind, Packed, Packer } from './packer.js';
 
 // errors
 export { ChskError, isChskError, isReplyErrorValue, REPLY_ERROR_VALUES } from './errors.js';

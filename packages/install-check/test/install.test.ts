@@ -17,7 +17,7 @@ const ROOT = path.resolve(HERE, '../../..');
 const FIXTURE = path.resolve(HERE, '../fixture');
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 /** The published packages; every new one (redis, testing, packers) is added here. */
-const PUBLISHED = ['core', 'server', 'client', 'testing', 'redis'] as const;
+const PUBLISHED = ['core', 'server', 'client', 'testing', 'redis', 'packers'] as const;
 const APP_RXJS = '7.8.1';
 const MINUTES = 60_000;
 

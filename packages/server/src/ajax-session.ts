@@ -18,6 +18,7 @@ import {
 import { type SchedulerLike, type Subscription, timer } from 'rxjs';
 import { type CoreContext, onceReply, packReply, type ServerChan, uidOf } from './channel.js';
 import type { Outbox } from './outbox.js';
+import { REPLY } from './requests.js';
 import { Conn, type Registry } from './registry.js';
 import type { AjaxResponder, RequestInfo, RequestView } from './types.js';
 
@@ -159,6 +160,14 @@ export class AjaxSessions<TReq> implements PollHost {
       return;
     }
     const msg = classifyClientMessage(value);
+    if (msg.kind === 'bad-event' && msg.event?.[0] === REPLY && msg.cbId === null) {
+      // A reply to a server→client request (requests.ts): acknowledged like any event without a cbId.
+      const uid = this.uid(req, clientId, res);
+      if (uid === undefined) return;
+      res.respond(200, packer.pack(envelope(DUMMY_CB_200)), this.contentType);
+      ctx.clientReply({ uid, clientId }, msg.event[1]);
+      return;
+    }
     if (msg.kind !== 'event') {
       // Over Ajax the keep-alive events are reserved ids like any other: the client never sends them.
       const reason = msg.kind === 'ping' || msg.kind === 'pong' ? `reserved event id ${msg.event[0]}` : msg.reason;

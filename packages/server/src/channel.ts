@@ -2,8 +2,9 @@
  * The seams the core's modules share: one channel abstraction for both transports (Sente's
  * `IServerChan`), and the context every module gets from server.ts.
  */
-import { type ChskEvent, envelope, type Logger, NIL_UID, type Packed, type Packer, ReservedId, type Uid } from '@sente-rx/core';
+import { batchEnvelope, type ChskEvent, envelope, type Logger, NIL_UID, type Packed, type Packer, ReservedId, type Uid } from '@sente-rx/core';
 import type { SchedulerLike } from 'rxjs';
+import { ISSUES, MAX_ISSUES } from './requests.js';
 import type { RequestInfo, ResolvedOptions, SendFn } from './types.js';
 
 /**
@@ -19,6 +20,12 @@ export interface ServerChan {
   /** Ends the channel: a WebSocket closes with `code`/`reason`; a held poll is answered with `chsk/timeout`. */
   close(code: number, reason: string): void;
 }
+
+/**
+ * Refuses a client request whose event the contract rejected, with the issues, where the transport
+ * can carry them (WebSocket: a `chsk/issues` push entry right before the `chsk/error` reply).
+ */
+export type RefuseFn = (issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[]) => void;
 
 /** Who an event-msg comes from. */
 export interface Origin {
@@ -38,7 +45,11 @@ export interface SharedContext {
   readonly scheduler: SchedulerLike;
   readonly send: SendFn;
   /** Puts an event-msg on `recv$`. */
-  emit(from: Origin, event: ChskEvent, request: RequestInfo, reply?: (v: unknown) => void): void;
+  emit(from: Origin, event: ChskEvent, request: RequestInfo, reply?: (v: unknown) => void, refuse?: RefuseFn): void;
+  /** A client's `["chsk/reply", payload]` to a server→client request (requests.ts). */
+  clientReply(from: Origin, payload: unknown): void;
+  /** A client left for good (its grace period expired with no connection on any transport). */
+  clientGone(uid: Uid, clientId: string): void;
   /** True once `close()` began: nothing new starts. */
   readonly closing: boolean;
 }
@@ -75,4 +86,11 @@ export function packReply(ctx: Pick<SharedContext, 'packer' | 'logger'>, value: 
 export function uidOf<TReq>(ctx: CoreContext<TReq>, req: TReq, clientId: string): Uid {
   const uid = ctx.options.userId(req, clientId);
   return uid === null || uid === undefined || uid === '' ? NIL_UID : String(uid);
+}
+
+/** The push batch `[["chsk/issues", [cbId, issues]]]` that precedes a refused request's `chsk/error` reply. */
+export function packIssues(ctx: Pick<SharedContext, 'packer'>, cbId: string, issues: Parameters<RefuseFn>[0]): Packed {
+  // Paths may hold symbols (never JSON); keep strings and numbers.
+  const plain = issues.slice(0, MAX_ISSUES).map((i) => ({ path: i.path.filter((p) => typeof p !== 'symbol'), message: i.message }));
+  return ctx.packer.pack(batchEnvelope([[ISSUES, [cbId, plain]]]));
 }

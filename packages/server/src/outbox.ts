@@ -8,8 +8,32 @@ import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
 import { CONN_TYPES, type Conn, type ConnType, type Registry } from './registry.js';
 
+// ---- addressing (targets): routed here, before the per-uid buffers -----------------------------
+
+/** A buffered event for one client of the uid only (a `{ uid, clientId }` send or a request); filtered per client at flush. */
+export class ForClient {
+  constructor(
+    readonly clientId: string,
+    readonly event: ChskEvent,
+  ) {}
+}
+
+type Buffered = ChskEvent | ForClient;
+
+/** The events of `buf` that `clientId` gets. */
+function eventsFor(buf: readonly Buffered[], clientId: string): readonly ChskEvent[] {
+  const out: ChskEvent[] = [];
+  for (const b of buf) {
+    if (!(b instanceof ForClient)) out.push(b);
+    else if (b.clientId === clientId) out.push(b.event);
+  }
+  return out;
+}
+
 export class Outbox {
-  private readonly bufs = { ws: new Map<Uid, ChskEvent[]>(), ajax: new Map<Uid, ChskEvent[]>() };
+  private readonly bufs = { ws: new Map<Uid, Buffered[]>(), ajax: new Map<Uid, Buffered[]>() };
+  /** Uids whose buffer holds a client-targeted event. */
+  private readonly targeted = { ws: new Set<Uid>(), ajax: new Set<Uid>() };
   private readonly timers = { ws: new Map<Uid, Subscription>(), ajax: new Map<Uid, Subscription>() };
 
   constructor(
@@ -17,24 +41,38 @@ export class Outbox {
     private readonly registry: Registry,
   ) {}
 
-  /** A send from the broker: buffer it for each transport that has clients of the uid. */
+  /** A publish from the broker: routed by target to the per-uid buffers of this node's clients. */
   deliver(msg: BrokerMessage): void {
     if (this.ctx.closing) return;
-    const { uid, events, flush } = msg;
-    if (events.length === 1 && events[0]?.[0] === ReservedId.CLOSE) {
+    const { target, events, flush } = msg;
+    if (target.kind === 'all') {
+      for (const type of CONN_TYPES) for (const uid of [...this.registry.uids(type)]) this.deliverTo(type, uid, events, flush, undefined);
+      return;
+    }
+    const { uid } = target;
+    const clientId = target.kind === 'client' ? target.clientId : undefined;
+    if (clientId === undefined && events.length === 1 && events[0]?.[0] === ReservedId.CLOSE) {
       this.closeUid(uid, flush);
       return;
     }
-    for (const type of CONN_TYPES) {
-      if (this.registry.clients(type, uid) === undefined) continue;
-      let buf = this.bufs[type].get(uid);
-      if (buf === undefined) this.bufs[type].set(uid, (buf = []));
-      for (const e of events) buf.push(e);
-      const windowMs = this.ctx.options.sendBufMs[type];
-      if (flush || windowMs === 0) this.flush(type, uid);
-      else if (!this.timers[type].has(uid)) {
-        this.timers[type].set(uid, timer(windowMs, this.ctx.scheduler).subscribe(() => this.flush(type, uid)));
-      }
+    for (const type of CONN_TYPES) this.deliverTo(type, uid, events, flush, clientId);
+  }
+
+  /** Buffers `events` for the clients of `uid` on `type` (only `clientId`, when given); the per-uid batching is unchanged. */
+  private deliverTo(type: ConnType, uid: Uid, events: readonly ChskEvent[], flush: boolean, clientId: string | undefined): void {
+    const clients = this.registry.clients(type, uid);
+    if (clients === undefined || (clientId !== undefined && !clients.has(clientId))) return;
+    let buf = this.bufs[type].get(uid);
+    if (buf === undefined) this.bufs[type].set(uid, (buf = []));
+    if (clientId === undefined) for (const e of events) buf.push(e);
+    else {
+      for (const e of events) buf.push(new ForClient(clientId, e));
+      this.targeted[type].add(uid);
+    }
+    const windowMs = this.ctx.options.sendBufMs[type];
+    if (flush || windowMs === 0) this.flush(type, uid);
+    else if (!this.timers[type].has(uid)) {
+      this.timers[type].set(uid, timer(windowMs, this.ctx.scheduler).subscribe(() => this.flush(type, uid)));
     }
   }
 
@@ -51,18 +89,26 @@ export class Outbox {
   private flush(type: ConnType, uid: Uid): void {
     this.timers[type].get(uid)?.unsubscribe();
     this.timers[type].delete(uid);
-    const events = this.bufs[type].get(uid);
+    const buf = this.bufs[type].get(uid);
     this.bufs[type].delete(uid);
+    const targeted = this.targeted[type].delete(uid);
     const clients = this.registry.clients(type, uid);
-    if (events === undefined || events.length === 0) return;
+    if (buf === undefined || buf.length === 0) return;
     if (clients === undefined) {
-      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: events.length });
+      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: buf.length });
       return;
     }
+    let events = buf as readonly ChskEvent[];
     // Clients with nothing pending share one packed batch.
     let shared: Packed | undefined;
     let sharedPacked = false;
     for (const conn of clients.values()) {
+      if (targeted) {
+        // A client-targeted entry: this client's events differ from the others', so no shared batch.
+        events = eventsFor(buf, conn.clientId);
+        sharedPacked = false;
+        if (events.length === 0) continue;
+      }
       const ch = conn.ch;
       if (ch === null || !ch.open) {
         this.addPending(conn, events);

@@ -2,11 +2,11 @@
  * Connections per transport, uid and client id (Sente's `conns_`), their grace periods, and the
  * connected uids (presence) derived from them.
  */
-import { type ChskEvent, ReservedId, type Uid } from '@sente-rx/core';
+import type { ChskEvent, Uid } from '@sente-rx/core';
 import { type Subscription, timer } from 'rxjs';
-import { type Broker, EMPTY_UIDS } from './broker.js';
+import type { Broker } from './broker.js';
 import type { ServerChan, SharedContext } from './channel.js';
-import type { ConnectedUids, RequestInfo } from './types.js';
+import type { RequestInfo } from './types.js';
 
 export type ConnType = 'ws' | 'ajax';
 export const CONN_TYPES: readonly ConnType[] = ['ws', 'ajax'];
@@ -31,17 +31,22 @@ export class Conn {
   }
 }
 
-const toggle = (set: ReadonlySet<Uid>, uid: Uid, on: boolean): ReadonlySet<Uid> => {
-  if (set.has(uid) === on) return set;
-  const copy = new Set(set);
-  if (on) copy.add(uid);
-  else copy.delete(uid);
-  return copy;
-};
+/** This node's holding of one uid, as last told to the broker. */
+interface Held {
+  ws: boolean;
+  ajax: boolean;
+  /** The connection that last changed it: the origin of the uid's `chsk/uidport-*` event-msg. */
+  conn: Conn;
+}
+
+/** Uids that left this node, kept (bounded) so a late `uidport(uid, false)` still has an origin. */
+const MAX_LEFT = 10_000;
 
 export class Registry {
   private readonly conns = { ws: new Map<Uid, Map<string, Conn>>(), ajax: new Map<Uid, Map<string, Conn>>() };
-  private local: ConnectedUids = EMPTY_UIDS;
+  /** Uids with a connection here, as the broker knows them. */
+  private readonly held = new Map<Uid, Held>();
+  private readonly left = new Map<Uid, Conn>();
 
   constructor(
     private readonly ctx: SharedContext,
@@ -90,6 +95,7 @@ export class Registry {
       if (byClient?.get(conn.clientId) !== conn || conn.ch !== null) return;
       byClient.delete(conn.clientId);
       if (byClient.size === 0) this.conns[conn.type].delete(conn.uid);
+      if (!this.holds(conn.uid, conn.clientId)) this.ctx.clientGone(conn.uid, conn.clientId);
       if (conn.pending !== null) {
         this.ctx.logger.warn('sente-rx: dropped events for a client that did not come back within the grace period', {
           clientId: conn.clientId,
@@ -101,7 +107,22 @@ export class Registry {
     });
   }
 
-  /** Recomputes whether `uid` is connected; on a change, tells the broker and emits uidport-open/close. */
+  /** Whether a client id of `uid` has a connection here, on any transport. */
+  holds(uid: Uid, clientId: string): boolean {
+    return this.conns.ws.get(uid)?.has(clientId) === true || this.conns.ajax.get(uid)?.has(clientId) === true;
+  }
+
+  /** The connection to name as the origin of a uidport event for `uid` (`undefined` when this node never held it). */
+  originOf(uid: Uid): Conn | undefined {
+    return this.held.get(uid)?.conn ?? this.left.get(uid);
+  }
+
+  /** Forgets the origin of a uid the cluster reported gone. */
+  forgetLeft(uid: Uid): void {
+    this.left.delete(uid);
+  }
+
+  /** Recomputes whether `uid` is connected here; on a change, tells the broker (O(1)), which fires the uidport edges. */
   updatePresence(uid: Uid, conn: Conn): void {
     if (this.ctx.closing) return;
     const ws = this.conns.ws.has(uid);
@@ -112,16 +133,22 @@ export class Registry {
         break;
       }
     }
-    const was = this.local;
-    const wasWs = was.ws.has(uid);
-    const wasAjax = was.ajax.has(uid);
-    if (wasWs === ws && wasAjax === ajax) return;
-    this.local = { ws: toggle(was.ws, uid, ws), ajax: toggle(was.ajax, uid, ajax), any: toggle(was.any, uid, ws || ajax) };
-    this.broker.setPresence(this.local);
-    const wasAny = wasWs || wasAjax;
-    const isAny = ws || ajax;
-    if (!wasAny && isAny) this.ctx.emit(conn, [ReservedId.UIDPORT_OPEN, uid], conn.request);
-    else if (wasAny && !isAny) this.ctx.emit(conn, [ReservedId.UIDPORT_CLOSE, uid], conn.request);
+    const was = this.held.get(uid);
+    if ((was?.ws ?? false) === ws && (was?.ajax ?? false) === ajax) return;
+    if (ws || ajax) {
+      if (was === undefined) this.held.set(uid, { ws, ajax, conn });
+      else Object.assign(was, { ws, ajax, conn });
+      this.left.delete(uid);
+    } else {
+      this.held.delete(uid);
+      this.left.delete(uid);
+      this.left.set(uid, conn);
+      if (this.left.size > MAX_LEFT) {
+        const oldest = this.left.keys().next();
+        if (oldest.done !== true) this.left.delete(oldest.value);
+      }
+    }
+    this.broker.localPresence(uid, { ws, ajax });
   }
 
   /** Ends every channel with `code`/`reason` and forgets every connection (server close). */
@@ -135,6 +162,22 @@ export class Registry {
       }
       this.conns[type].clear();
     }
-    this.local = EMPTY_UIDS;
+    // A cluster broker learns that this node holds nothing any more (the in-memory one is closed next).
+    for (const uid of this.held.keys()) this.broker.localPresence(uid, { ws: false, ajax: false });
+    this.held.clear();
+    this.left.clear();
+  }
+
+  /** Every connection of `clientId` under `uid` (one per transport at most). */
+  *clientConns(uid: Uid, clientId: string): IterableIterator<Conn> {
+    for (const type of CONN_TYPES) {
+      const c = this.conns[type].get(uid)?.get(clientId);
+      if (c !== undefined) yield c;
+    }
+  }
+
+  /** The uids with a connection on `type`. */
+  uids(type: ConnType): IterableIterator<Uid> {
+    return this.conns[type].keys();
   }
 }

@@ -1,4 +1,4 @@
-import type { ChskEvent, Logger, Packed, Packer, SKIP_CSRF_CHECK, Uid } from '@sente-rx/core';
+import type { EventContract, Logger, Packed, Packer, ServerEvent, ServerEventMsgOf, SKIP_CSRF_CHECK, Uid, UntypedContract } from '@sente-rx/core';
 import type { SchedulerLike } from 'rxjs';
 import type { AllowedOrigins } from './security.js';
 import type { Broker } from './broker.js';
@@ -39,20 +39,33 @@ export interface SendOptions {
   readonly flush?: boolean;
 }
 
-export type SendFn = (uid: Uid, event: ChskEvent, opts?: SendOptions) => void;
-
-/** What `recv$` emits (Sente's server event-msg). */
-export interface ServerEventMsg {
-  readonly event: ChskEvent;
-  readonly id: string;
-  readonly data: unknown;
+/** One client (one tab) of a user: the target of a client-targeted `send` and of `request`. */
+export interface ClientTarget {
   readonly uid: Uid;
   readonly clientId: string;
-  readonly request: RequestInfo;
-  readonly send: SendFn;
-  /** Present only when the client asked for a reply. Only the first call is sent. */
-  readonly reply?: (value: unknown) => void;
 }
+
+/**
+ * `send(uid, event)` pushes to every client of `uid`; `send({ uid, clientId }, event)` to that one
+ * client (all its transports). Typed by the contract's `server` events when there is one.
+ */
+export type SendFn<C extends EventContract = UntypedContract> = (target: Uid | ClientTarget, event: ServerEvent<C>, opts?: SendOptions) => void;
+
+/** What a server `request` takes besides its target and event. */
+export interface RequestOptions {
+  /** Fail with `chsk/timeout` when no reply came within this many ms (on the server's scheduler). Required. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * What `recv$` emits (Sente's server event-msg). Without a contract: `id: string`, `data: unknown`,
+ * `reply?: (value: unknown) => void` (present only when the client asked; only the first call is
+ * sent). With one: a union narrowed by `id`.
+ */
+export type ServerEventMsg<C extends EventContract = UntypedContract> = ServerEventMsgOf<
+  C,
+  { readonly uid: Uid; readonly clientId: string; readonly request: RequestInfo; readonly send: SendFn<C> }
+>;
 
 export interface ConnectedUids {
   readonly ws: ReadonlySet<Uid>;
@@ -101,7 +114,10 @@ export interface ServerOptions<TReq> {
   readonly maxPendingEvents?: number;
   /** @default consoleLogger: warnings and errors to the console; pass silentLogger to silence */
   readonly logger?: Logger;
-  /** Where `send` and connected-uid changes go. @default an in-memory broker (one process) */
+  /**
+   * Where `send`, `broadcast`, `request` and presence changes go. @default `inMemoryBroker({ scheduler })`
+   * (one process; `connectedUids$` coalesced over 50 ms windows, see `inMemoryBroker`)
+   */
   readonly broker?: Broker;
   /** Drives every timer; inject a `TestScheduler` or `VirtualTimeScheduler` in tests. @default asyncScheduler */
   readonly scheduler?: SchedulerLike;

@@ -17,7 +17,8 @@ import {
   WS_PING,
 } from '@sente-rx/core';
 import { interval, type Subscription } from 'rxjs';
-import { type CoreContext, onceReply, packReply, type ServerChan, uidOf } from './channel.js';
+import { type CoreContext, onceReply, packIssues, packReply, type RefuseFn, type ServerChan, uidOf } from './channel.js';
+import { REPLY } from './requests.js';
 import type { Outbox } from './outbox.js';
 import { Conn, type Registry } from './registry.js';
 import type { RequestInfo, ServerChannel, WsConnection } from './types.js';
@@ -201,6 +202,10 @@ export class WsSessions<TReq> implements SessionHost {
         session.close(CloseCode.BAD_FRAME, 'chsk/bad-frame: not an envelope');
         return;
       case 'bad-event':
+        if (msg.event?.[0] === REPLY && msg.cbId === null) {
+          ctx.clientReply(conn, msg.event[1]);
+          return;
+        }
         if (msg.event === undefined) ctx.logger.warn('sente-rx: dropped an invalid event', { ...who, reason: msg.reason });
         else ctx.logger.warn('sente-rx: dropped a client event with a reserved chsk/ id', { ...who, id: msg.event[0] });
         if (msg.cbId !== null) this.reply(session, ReservedId.ERROR, msg.cbId);
@@ -214,7 +219,17 @@ export class WsSessions<TReq> implements SessionHost {
         return;
       case 'event': {
         const { cbId } = msg;
-        ctx.emit(conn, msg.event, conn.request, cbId === null ? undefined : onceReply(ctx.logger, (v) => this.reply(session, v, cbId)));
+        if (cbId === null) {
+          ctx.emit(conn, msg.event, conn.request);
+          return;
+        }
+        const reply = onceReply(ctx.logger, (v) => this.reply(session, v, cbId));
+        // The issues go first, as a push entry, so the client has them when the chsk/error reply settles its request.
+        const refuse = (issues: Parameters<RefuseFn>[0]): void => {
+          if (session.conn.ch === session && session.open) session.write(packIssues(ctx, cbId, issues));
+          reply(ReservedId.ERROR);
+        };
+        ctx.emit(conn, msg.event, conn.request, reply, refuse);
         return;
       }
     }

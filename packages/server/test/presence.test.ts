@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_USERS_WITHOUT_UID, NIL_UID, type ConnectedUids, type ServerEventMsg } from '@sente-rx/server';
 import { chskPath, freshClientId, httpRequest, ManualScheduler, pushedEvents, type RawWs, rawWs, recordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
 
 const GRACE = 150;
 
@@ -152,7 +152,8 @@ describe('presence', () => {
     await srv.next('chsk/uidport-close');
     const b = await connect('alice', clientId);
     expect(await b.handshake()).toEqual(['alice', null, true]);
-    // (the server updates presence in the same tick it sends the handshake)
+    // Presence is coalesced (inMemoryBroker's window): the open comes at most one window after the handshake.
+    await firstValueFrom(srv.received.pipe(filter((m) => m.id === 'chsk/uidport-open'), take(2), toArray()));
     expect(uidportLog(srv)).toEqual(['open:alice', 'close:alice', 'open:alice']);
   });
 
@@ -164,6 +165,8 @@ describe('presence', () => {
     expect((await anon1.handshake())[0]).toBe(NIL_UID);
     expect((await anon2.handshake())[0]).toBe(NIL_UID);
     expect(NIL_UID).toBe('sente/nil-uid');
+    // uidport edges fire right after the coalesced connectedUids$ emission that includes them.
+    await srv.next('chsk/uidport-open', (m) => m.data === 'alice');
     expect(snap(srv.chsk.connectedUids$.getValue()).any).toEqual(['alice', NIL_UID].sort());
     expect(uidportLog(srv)).toEqual([`open:${NIL_UID}`, 'open:alice']);
 

@@ -3,10 +3,20 @@
 // orchestrator overrides it (`sendBufMs`, or `flush: true` on every push).
 
 import http from 'node:http';
-import { SKIP_CSRF_CHECK } from '@sente-rx/core';
+import { defineEvents, SKIP_CSRF_CHECK } from '@sente-rx/core';
+import { z } from 'zod';
 import { createChannelSocketServer } from '@sente-rx/server';
 import { nodeAdapter, requestPath, requestQuery } from '@sente-rx/server/node';
 import { listen, runServer, type BenchServer } from '../server-harness.js';
+
+// SENTE_BENCH_CONTRACT=1: the same server with a typed contract, so every request and reply is
+// validated (issue 11: the cost of validation, server CPU per request/reply with and without).
+const events = process.env['SENTE_BENCH_CONTRACT'] === '1'
+  ? defineEvents({
+      client: { 'bench/echo': { data: z.object({ i: z.number() }), reply: z.object({ i: z.number() }) } },
+      server: { 'bench/push': { data: z.unknown() } },
+    })
+  : undefined;
 
 await runServer(async (config): Promise<BenchServer> => {
   const sendBufMs = config.options?.['sendBufMs'] as { ws: number; ajax: number } | undefined;
@@ -17,6 +27,7 @@ await runServer(async (config): Promise<BenchServer> => {
     csrfToken: () => SKIP_CSRF_CHECK,
     allowedOrigins: 'all',
     ...(sendBufMs ? { sendBufMs } : {}),
+    ...(events ? { events } : {}),
   });
   const httpServer = http.createServer((req, res) => {
     if (requestPath(req) === '/chsk') {
@@ -42,7 +53,7 @@ await runServer(async (config): Promise<BenchServer> => {
     port,
     repliesSent: () => replies,
     push(uid, payload) {
-      chsk.send(uid, ['bench/push', payload], sendOptions);
+      chsk.send(uid, ['bench/push', payload] as const, sendOptions);
     },
     async close() {
       await chsk.close();

@@ -1,0 +1,4 @@
+/**
+ * @module @sente-rx/packers
+ */
+export * from '@sente-rx/packers';
