@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ALL_USERS_WITHOUT_UID, NIL_UID, type ChskEvent, type Logger } from '@sente-rx/core';
 import { createChannelSocketServer, type ServerEventMsg, type ServerOptions } from '@sente-rx/server';
 import { nodeAdapter, requestPath } from '@sente-rx/server/node';
+import { redisBroker } from '@sente-rx/redis';
 import { ConnectionBreaker } from './connection-breaker.js';
 import {
   BROADCAST_COUNT,
@@ -354,22 +355,27 @@ if (isMain()) {
   const secret = process.env.SESSION_SECRET;
   const name = process.env.NODE_NAME;
   const log = name === undefined ? undefined : (line: string): void => defaultLog(`[${name}] ${line}`);
+  const redisUrl = process.env.REDIS_URL;
+  const broker = redisUrl === undefined ? undefined : redisBroker({ url: redisUrl, prefix: process.env.REDIS_PREFIX ?? 'sente-rx-example', logger: lineLogger(log ?? defaultLog) });
   const server = await startExampleServer({
     port,
     host: process.env.HOST ?? '127.0.0.1',
     ...(secret === undefined ? {} : { sessions: new SignedCookieSessions(secret) }),
     ...(log === undefined ? {} : { log }),
+    ...(broker === undefined ? {} : { chsk: { broker } }),
   });
+  // The server does not close a broker it was given: the app does, after the server.
+  const shutdown = (): Promise<void> => server.close().then(() => broker?.close());
   if (process.send !== undefined) {
     process.send({ port: server.port });
-    process.on('disconnect', () => void server.close().finally(() => process.exit(0)));
+    process.on('disconnect', () => void shutdown().finally(() => process.exit(0)));
   } else {
     console.log(`sente-rx example on ${server.url}/  (transport: ${server.url}/?type=ws | ?type=ajax | ?type=auto)`);
     console.log('Open a second window (or a private one) to be a second client or user. Ctrl-C stops.');
   }
   const stop = (): void => {
     if (process.send === undefined) console.log('stopping…');
-    server.close().then(
+    shutdown().then(
       () => process.exit(0),
       () => process.exit(1),
     );

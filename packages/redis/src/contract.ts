@@ -5,12 +5,20 @@
  * cluster. Refinements against the draft are marked "v2 refinement" and listed in the package README.
  */
 import type { ChskEvent, Uid } from '@sente-rx/core';
-import type { Observable } from 'rxjs';
+import type {
+  Broker as ServerBroker,
+  BrokerMessage as ServerBrokerMessage,
+  BrokerNode,
+  BrokerOutcome,
+  BrokerReply,
+  BrokerRequest,
+  ConnectedUids,
+  SendTarget,
+} from '@sente-rx/server';
 
-export type SendTarget =
-  | { readonly kind: 'uid'; readonly uid: Uid }
-  | { readonly kind: 'client'; readonly uid: Uid; readonly clientId: string }
-  | { readonly kind: 'all' };
+// The seam itself is the server's (`@sente-rx/server` owns it): a broker of this package IS a
+// server broker, passed as the server's `broker` option. Re-exported here under the same names.
+export type { BrokerNode, BrokerOutcome, BrokerReply, BrokerRequest, ConnectedUids, SendTarget };
 
 /** Where a client stands in the log: its uid's stream ('u') and the broadcast stream ('g'). */
 export interface Position {
@@ -36,56 +44,13 @@ export interface LoggedEvent {
   readonly clientId?: string;
 }
 
-export interface BrokerMessage {
-  readonly target: SendTarget;
-  /** Stamped by the broker on publish (seq 0 when recovery is off). */
-  readonly events: readonly LoggedEvent[];
-  readonly flush: boolean;
-}
-
-export interface BrokerRequest {
-  /** Unique on the asking node. */
-  readonly id: string;
-  /** The asking node's nodeId. */
-  readonly from: string;
-  readonly uid: Uid;
-  readonly clientId: string;
-  readonly event: ChskEvent;
-  readonly timeoutMs: number;
-}
-
-export type BrokerOutcome =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly code: 'chsk/closed' | 'chsk/error' | 'chsk/timeout'; readonly message: string };
-
-export interface BrokerReply {
-  readonly id: string;
-  /** The asking node's nodeId. */
-  readonly to: string;
-  readonly outcome: BrokerOutcome;
-}
-
 /**
- * Connected uids. The brokers in this package hand out LIVE read-only views that they update in
- * place (a copy per change would be O(users)); copy them (`new Set(x.any)`) to keep a snapshot.
+ * What the brokers of this package hand a node's `deliver`: the server's message (target, events,
+ * flush) plus, parallel to `events`, each event's place in the log, for recovery (issue 13).
  */
-export interface ConnectedUids {
-  readonly ws: ReadonlySet<Uid>;
-  readonly ajax: ReadonlySet<Uid>;
-  readonly any: ReadonlySet<Uid>;
-}
-
-/** What the server core gives the broker. */
-export interface BrokerNode {
-  readonly nodeId: string;
-  /** Events for a target this node has interest in (a uid it holds, or 'all'). Per publisher, in publish order. */
-  deliver(msg: BrokerMessage): void;
-  /** A server→client request for a client of a uid this node holds; a node that does not hold clientId ignores it. */
-  request(req: BrokerRequest): void;
-  /** The reply to a request this node asked. */
-  reply(rep: BrokerReply): void;
-  /** Cluster-level presence edge: fired ONCE for the cluster (not per node) when uid becomes connected/disconnected anywhere. */
-  uidport(uid: Uid, open: boolean): void;
+export interface BrokerMessage extends ServerBrokerMessage {
+  /** `logged[i]` is `events[i]` with its stream and seq (seq 0 when recovery is off). */
+  readonly logged: readonly LoggedEvent[];
 }
 
 export interface BrokerStats {
@@ -114,21 +79,16 @@ export interface HistoryPage {
   readonly position: Position;
 }
 
-export interface Broker {
-  connect(node: BrokerNode): void;
-  /** Stamps positions (when recovery is on), appends to the log, routes to the nodes with interest. Never throws. */
-  publish(target: SendTarget, events: readonly ChskEvent[], flush: boolean): void;
+/**
+ * The server's broker seam plus the log (history/head), `settled()` and `stats()`. Every member of
+ * the server's `Broker` keeps the server's meaning; the extras are documented below.
+ */
+export interface Broker extends ServerBroker {
   /**
    * Routes to the nodes holding req.uid. When no node holds it, the asking node gets a
    * `chsk/closed` reply at once instead of waiting for its timeout. (v2 refinement.)
    */
   request(req: BrokerRequest): void;
-  /** Routes to node `rep.to` only. */
-  reply(rep: BrokerReply): void;
-  /** This node's holding of uid changed (O(1)); drives interest (subscribe/unsubscribe) and cluster presence. */
-  localPresence(uid: Uid, on: { readonly ws: boolean; readonly ajax: boolean }): void;
-  /** Cluster-wide; emissions are coalesced (see each broker for the rule) and the sets are live views. */
-  readonly connectedUids$: Observable<ConnectedUids>;
   /**
    * Events after `from` for this client (its uid stream, filtered to events for all its clients or
    * for clientId, merged with the broadcast stream in seq order per stream), up to `limit`.
@@ -145,8 +105,8 @@ export interface Broker {
    * subscribe, await this, then read history() without a gap. Never rejects. (v2 refinement.)
    */
   settled(): Promise<void>;
+  /** This node's counters (observability: published, delivered, dropped, reconnects, …). */
   stats(): BrokerStats;
-  close(): Promise<void>;
 }
 
 export interface RecoveryOptions {

@@ -2,6 +2,7 @@ import { type ChskEvent, type Logger, silentLogger, type Uid } from '@sente-rx/c
 import { asapScheduler, type SchedulerLike } from 'rxjs';
 import {
   type Broker,
+  type BrokerMessage,
   type BrokerNode,
   type BrokerReply,
   type BrokerRequest,
@@ -157,7 +158,7 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
     });
   };
 
-  const deliver = (msg: Parameters<BrokerNode['deliver']>[0]): void => {
+  const deliver = (msg: BrokerMessage): void => {
     if (node === undefined) return;
     delivered++;
     const n = node;
@@ -174,7 +175,7 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
       published++;
       const now = scheduler.now();
       expire(now);
-      const msg = { target, events: stamp(target, events, now), flush };
+      const msg: BrokerMessage = { target, events, logged: stamp(target, events, now), flush };
       if (target.kind === 'all' || local.has(target.uid)) deliver(msg);
     },
     request(req: BrokerRequest) {

@@ -4,6 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { asapScheduler, BehaviorSubject, type Observable, type SchedulerLike } from 'rxjs';
 import {
   type Broker,
+  type BrokerMessage,
   type BrokerNode,
   type BrokerReply,
   type BrokerRequest,
@@ -240,7 +241,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
           return clientId === undefined ? { event, stream, seq } : { event, stream, seq, clientId };
         });
         delivered++;
-        safely('deliver', () => n.deliver({ target: body.t, events, flush: body.f }));
+        const msg: BrokerMessage = { target: body.t, events: body.e, logged: events, flush: body.f };
+        safely('deliver', () => n.deliver(msg));
       } else if (kind === 'q') {
         const req = JSON.parse(raw.slice(1)) as BrokerRequest;
         if (channel.startsWith(uidChannelPrefix) && local.has(req.uid)) safely('request', () => n.request(req));

@@ -52,7 +52,8 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       broker.publish({ kind: 'client', uid: 'u1', clientId: 'c1' }, [ev('only-c1')], false);
       await until(() => node.deliveries.length === 1, 'the client send');
       expect(node.deliveries[0]?.target).toEqual({ kind: 'client', uid: 'u1', clientId: 'c1' });
-      expect(node.deliveries[0]?.events).toEqual([{ event: ev('only-c1'), stream: 'u', seq: 1, clientId: 'c1' }]);
+      expect(node.deliveries[0]?.logged).toEqual([{ event: ev('only-c1'), stream: 'u', seq: 1, clientId: 'c1' }]);
+      expect(node.deliveries[0]?.events).toEqual([ev('only-c1')]);
     });
 
     it('delivers a broadcast to a node holding nobody, on the broadcast stream', async () => {
@@ -61,7 +62,7 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       broker.publish({ kind: 'all' }, [ev('b1')], false);
       broker.publish({ kind: 'all' }, [ev('b2')], false);
       await until(() => node.deliveries.length === 2, 'two broadcasts');
-      expect(node.deliveries.map((m) => m.events[0])).toEqual([
+      expect(node.deliveries.map((m) => m.logged[0])).toEqual([
         { event: ev('b1'), stream: 'g', seq: 1 },
         { event: ev('b2'), stream: 'g', seq: 2 },
       ]);
@@ -169,7 +170,7 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       await broker.settled();
       broker.publish({ kind: 'uid', uid: 'u1' }, [ev(1)], false);
       await until(() => node.deliveries.length === 1, 'one delivery');
-      expect(node.deliveries[0]?.events[0]?.seq).toBe(0);
+      expect(node.deliveries[0]?.logged[0]?.seq).toBe(0);
       const h = await broker.history('u1', 'c1', await broker.head('u1'), 10);
       expect(h.complete).toBe(false);
       expect(broker.stats().logged).toBe(0);
