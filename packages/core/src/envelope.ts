@@ -25,8 +25,9 @@ export type HandshakeData = readonly [uid: Uid, handshakeData: unknown, firstHan
 // ---- encoders ---------------------------------------------------------------------------------
 
 export const envelope = (payload: unknown, cbId: CbId | null = null): Envelope => [payload, cbId];
-export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first: boolean): Envelope => [
-  [HANDSHAKE, [uid, handshakeData ?? null, first]],
+/** `position`: the Ajax log position the client starts from, as a 4th element (PROTOCOL.md "Ajax positions"). */
+export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first: boolean, position?: string): Envelope => [
+  [HANDSHAKE, position === undefined ? [uid, handshakeData ?? null, first] : [uid, handshakeData ?? null, first, position]],
   null,
 ];
 export const batchEnvelope = (events: readonly ChskEvent[]): Envelope => [events, null];

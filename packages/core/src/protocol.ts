@@ -16,6 +16,11 @@ export const Query = Object.freeze({
   HANDSHAKE_ALT: 'handshake',
   /** Cache-buster on Ajax requests. */
   UDT: 'udt',
+  /**
+   * Ajax poll: the log position of the last event received (PROTOCOL.md "Ajax positions"), so any
+   * node of a cluster answers from the broker's log. Provisional (issue 12), until issue 13's recovery.
+   */
+  POSITION: 'chsk-pos',
 } as const);
 
 /** Request headers the server reads, lower-case (Node's spelling), and the client's spelling. */
@@ -58,6 +63,8 @@ export const ReservedId = Object.freeze({
   ERROR: 'chsk/error',
   /** Reply value: the connection (or the server) closed before the reply. */
   CLOSED: 'chsk/closed',
+  /** Ajax with a log broker: the last entry of a poll answer, `["chsk/pos", position]` (PROTOCOL.md "Ajax positions"). */
+  POSITION: 'chsk/pos',
 } as const);
 
 /** Reasons sent with protocol close codes. */

@@ -9,7 +9,7 @@
  */
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshClientId, nextEvent, pushedEvents, type RawWs, useFixtures, whenOpen } from '@sente-rx/fixtures';
+import { collect, freshClientId, nextEvent, pushedEvents, type RawWs, useFixtures, whenOpen } from '@sente-rx/fixtures';
 import { startCluster, type Cluster, type ClusterNode } from '@sente-rx/fixtures/cluster';
 import { RedisServer, redisAvailable } from '@sente-rx/fixtures/redis-server';
 import { startRoundRobinProxy, type RoundRobinProxy } from '@sente-rx/fixtures/round-robin-proxy';
@@ -153,6 +153,28 @@ describe.skipIf(!available)('three server processes on redisBroker', () => {
     await at(cluster, 2).call('send', { uid: 'ajax-rr', event: ['test/to-ajax', 'x'] });
     expect((await got).data).toBe('x');
   });
+
+  it('an Ajax client round-robined across the three nodes receives 1,000 events once and in order (Ajax positions)', async () => {
+    const uid = 'ajax-1000';
+    const c = fx.client(proxy.port, { type: 'ajax', uid });
+    await whenOpen(c);
+    await cluster.whenUidsAgree([...new Set([...at(cluster, 0).lastUids(), uid])]);
+    const hits0 = cluster.nodes.map((n) => proxy.hits.get(`127.0.0.1:${n.port}`) ?? 0);
+    const seen: number[] = [];
+    c.recv$.subscribe((m) => {
+      if (m.id === 'test/seq') seen.push((m.data as { i: number }).i);
+    });
+    const got = collect(c.recv$.pipe(filter((m) => m.id === 'test/seq')), 1_000, 60_000);
+    await at(cluster, 1).call('burst', { uids: [uid], count: 1_000, chunk: 50, id: 'test/seq' });
+    await got;
+    // Then a last event: whatever came between is a duplicate.
+    const last = nextEvent(c, 'test/last', 15_000);
+    await at(cluster, 2).call('send', { uid, event: ['test/last', 1] });
+    await last;
+    expect(seen).toEqual(Array.from({ length: 1_000 }, (_, i) => i));
+    const polled = cluster.nodes.map((n, i) => (proxy.hits.get(`127.0.0.1:${n.port}`) ?? 0) - (hits0[i] ?? 0));
+    expect(polled.filter((h) => h > 0), JSON.stringify(polled)).toHaveLength(3); // every node answered some of its polls
+  }, 90_000);
 
   it('a SIGKILLed node: its users leave presence within the bound, its clients carry on elsewhere', async () => {
     const victim = at(cluster, 2);

@@ -16,6 +16,7 @@ import {
   classifyClientMessage,
 } from '@sente-rx/core';
 import { type SchedulerLike, type Subscription, timer } from 'rxjs';
+import { type BrokerLog, formatPosition, type LogPollHost, LogPoll, type LogPosition, parsePosition } from './ajax-positions.js';
 import { type CoreContext, onceReply, packReply, type ServerChan, uidOf } from './channel.js';
 import type { Outbox } from './outbox.js';
 import { REPLY } from './requests.js';
@@ -78,6 +79,8 @@ export class AjaxSessions<TReq> implements PollHost {
     private readonly ctx: CoreContext<TReq>,
     readonly registry: Registry,
     private readonly outbox: Outbox,
+    /** The broker's log, when it has one: Ajax positions (ajax-positions.ts). */
+    private readonly log?: BrokerLog,
   ) {
     this.packedLpTimeout = ctx.packer.pack(envelope(LP_TIMEOUT));
     this.contentType = packedContentType(ctx.packer.binary, 'server');
@@ -105,7 +108,10 @@ export class AjaxSessions<TReq> implements PollHost {
     if (uid === undefined) return;
     const existing = registry.get('ajax', uid, clientId);
     const wantsHandshake = view.query.has(Query.HANDSHAKE) || view.query.has(Query.HANDSHAKE_ALT);
+    const position = this.log === undefined || wantsHandshake ? undefined : parsePosition(view.query.get(Query.POSITION));
+    if (position !== undefined && this.log !== undefined) return this.logPoll(this.log, existing, uid, clientId, info, position, res);
     if (wantsHandshake || existing === undefined) {
+      if (this.log !== undefined) return this.logHandshake(this.log, existing, uid, clientId, req, info, res);
       let hs: Packed;
       try {
         hs = ctx.packer.pack(handshakeEnvelope(uid, ctx.options.handshakeData(req), existing === undefined));
@@ -136,6 +142,73 @@ export class AjaxSessions<TReq> implements PollHost {
     } else {
       conn.ch = new HeldPoll(this, conn, res, ctx.options.lpTimeoutMs);
     }
+    registry.updatePresence(uid, conn);
+  }
+
+  // ---- Ajax positions (ajax-positions.ts): answers from the broker's log ------------------------
+
+  /** A handshake that also tells the client where the uid's log stands (the 4th element). */
+  private logHandshake(log: BrokerLog, existing: Conn | undefined, uid: Uid, clientId: string, req: TReq, info: RequestInfo, res: AjaxResponder): void {
+    const { ctx, registry } = this;
+    let data: unknown;
+    try {
+      data = ctx.options.handshakeData(req);
+    } catch (err) {
+      ctx.logger.error('sente-rx: handshakeData threw', { err, clientId });
+      res.respond(500, 'Internal server error', ContentType.PLAIN);
+      return;
+    }
+    const conn = new Conn('ajax', uid, clientId, info);
+    conn.fromLog = true;
+    if (existing !== undefined) {
+      conn.polled = existing.polled;
+      this.detach(existing);
+    }
+    registry.register(conn);
+    registry.startGrace(conn);
+    const first = existing === undefined;
+    log.head(uid).then(
+      (head) => this.respondHandshake(res, uid, data, first, formatPosition(head), clientId),
+      (err: unknown) => {
+        ctx.logger.warn('sente-rx: the broker log could not be read for a handshake; the client polls without a position', { uid, clientId, err });
+        this.respondHandshake(res, uid, data, first, undefined, clientId);
+      },
+    );
+  }
+
+  private respondHandshake(res: AjaxResponder, uid: Uid, data: unknown, first: boolean, position: string | undefined, clientId: string): void {
+    if (res.done) return;
+    try {
+      res.respond(200, this.ctx.packer.pack(handshakeEnvelope(uid, data, first, position)), this.contentType);
+    } catch (err) {
+      this.ctx.logger.error('sente-rx: handshakeData could not be packed', { err, clientId });
+      res.respond(500, 'Internal server error', ContentType.PLAIN);
+    }
+  }
+
+  /** A poll with a position: held here and answered from the log, whether or not this node has seen the client. */
+  private logPoll(log: BrokerLog, existing: Conn | undefined, uid: Uid, clientId: string, info: RequestInfo, from: LogPosition, res: AjaxResponder): void {
+    const { registry } = this;
+    let conn = existing;
+    if (conn === undefined) {
+      conn = new Conn('ajax', uid, clientId, info);
+      registry.register(conn);
+    } else this.detach(conn);
+    conn.fromLog = true;
+    conn.pending = null; // the log is this client's queue
+    conn.request = info;
+    conn.polled = true;
+    const c = conn;
+    const host: LogPollHost = {
+      scheduler: this.ctx.scheduler,
+      packer: this.ctx.packer,
+      logger: this.ctx.logger,
+      contentType: this.contentType,
+      packedLpTimeout: this.packedLpTimeout,
+      log,
+      ended: (poll) => registry.channelEnded(c, poll),
+    };
+    conn.ch = new LogPoll(host, uid, clientId, from, res, this.ctx.options.lpTimeoutMs);
     registry.updatePresence(uid, conn);
   }
 

@@ -159,6 +159,7 @@ export class Outbox {
   }
 
   private addPending(conn: Conn, events: readonly ChskEvent[]): void {
+    if (conn.fromLog) return; // its next poll reads them from the broker's log (ajax-positions.ts)
     const pending = (conn.pending ??= []);
     for (const e of events) pending.push(e);
     const over = pending.length - this.ctx.options.maxPendingEvents;

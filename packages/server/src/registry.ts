@@ -20,6 +20,8 @@ export class Conn {
   /** Events waiting for a channel (between polls, or while reconnecting within the grace period). */
   pending: ChskEvent[] | null = null;
   graceTimer: Subscription | null = null;
+  /** Ajax answered from the broker's log (ajax-positions.ts): no pending queue is kept. */
+  fromLog = false;
 
   constructor(
     readonly type: ConnType,

@@ -41,6 +41,7 @@ import {
 } from '@sente-rx/core';
 import { asyncScheduler, BehaviorSubject, type Observable, type SchedulerLike, type Subscription, throwError } from 'rxjs';
 import { AjaxSessions } from './ajax-session.js';
+import { brokerLog } from './ajax-positions.js';
 import { type Broker, type BrokerRequest, EMPTY_UIDS, inMemoryBroker, type SendTarget } from './broker.js';
 import type { CoreContext, Origin, RefuseFn } from './channel.js';
 import { resolveOptions } from './options.js';
@@ -184,7 +185,7 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
     this.registry = new Registry(this, this.broker);
     this.outbox = new Outbox(this, this.registry);
     this.ws = new WsSessions(this, this.registry, this.outbox);
-    this.ajax = new AjaxSessions(this, this.registry, this.outbox);
+    this.ajax = new AjaxSessions(this, this.registry, this.outbox, brokerLog(this.broker));
     const events = this.events;
     const checkReply: ReplyCheck = (id, value) => {
       if (events === undefined) return undefined;

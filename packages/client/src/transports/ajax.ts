@@ -11,6 +11,7 @@ import {
   parseEnvelope,
   parseServerMessage,
   Query,
+  ReservedId,
 } from '@sente-rx/core';
 import { type SchedulerLike, Subject } from 'rxjs';
 import type { FetchLike, Transport, TransportEvent } from '../types.js';
@@ -66,6 +67,8 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
   let stopped = false;
   let poll: AbortController | null = null;
   let handshaken = false;
+  /** Ajax positions (PROTOCOL.md): where this client stands in the server's log, when the server keeps one. */
+  let position: string | undefined;
   const posts = new Set<AbortController>();
 
   const request = async (url: string, init: RequestInit, track: (ac: AbortController | null) => void): Promise<Packed> => {
@@ -105,7 +108,9 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
       let body: Packed;
       try {
         body = await request(
-          cfg.url({ [Query.UDT]: String(scheduler.now()), [Query.HANDSHAKE]: cfg.isOpen() && handshaken ? undefined : '1' }),
+          cfg.isOpen() && handshaken
+            ? cfg.url({ [Query.UDT]: String(scheduler.now()), [Query.POSITION]: position })
+            : cfg.url({ [Query.UDT]: String(scheduler.now()), [Query.HANDSHAKE]: '1' }),
           { method: 'GET', headers: cfg.headers() },
           (ac) => (poll = ac),
         );
@@ -124,14 +129,25 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
         fail(err, AjaxCloseCode.BAD_ANSWER);
         return;
       }
-      const msg = parseServerMessage(value);
-      if (!msg.ok) {
-        logger.warn('sente-rx: ignored a malformed Ajax poll answer', { reason: msg.reason });
+      const parsed = parseServerMessage(value);
+      if (!parsed.ok) {
+        logger.warn('sente-rx: ignored a malformed Ajax poll answer', { reason: parsed.reason });
         continue;
       }
-      if (msg.value.kind === 'handshake') handshaken = true;
+      let msg = parsed.value;
+      if (msg.kind === 'handshake') {
+        handshaken = true;
+        position = handshakePosition(value);
+      } else if (msg.kind === 'batch') {
+        // The log position travels as the batch's last entry; it is the transport's, not the app's.
+        const events = msg.events.filter((e) => e[0] !== ReservedId.POSITION);
+        if (events.length !== msg.events.length) {
+          for (const e of msg.events) if (e[0] === ReservedId.POSITION && typeof e[1] === 'string') position = e[1];
+          msg = { kind: 'batch', events };
+        }
+      }
       emit({ kind: 'open' });
-      if (msg.value.kind !== 'lp-timeout') emit({ kind: 'message', message: msg.value });
+      if (msg.kind !== 'lp-timeout' && !(msg.kind === 'batch' && msg.events.length === 0)) emit({ kind: 'message', message: msg });
     }
   };
 
@@ -196,4 +212,11 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
       poll?.abort();
     },
   };
+}
+
+/** The 4th element of a handshake (`[["chsk/handshake", [uid, data, first, position]], null]`), when a string. */
+function handshakePosition(value: unknown): string | undefined {
+  const hs: unknown = Array.isArray(value) && Array.isArray(value[0]) ? value[0][1] : undefined;
+  const p: unknown = Array.isArray(hs) ? hs[3] : undefined;
+  return typeof p === 'string' ? p : undefined;
 }
