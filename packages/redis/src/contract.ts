@@ -85,6 +85,11 @@ export interface HistoryPage {
  */
 export interface Broker extends ServerBroker {
   /**
+   * True when the broker keeps the log (recovery on): the server then answers Ajax polls from it
+   * (the server's ajax-positions.ts). (v2 refinement.)
+   */
+  readonly keepsLog: boolean;
+  /**
    * Routes to the nodes holding req.uid. When no node holds it, the asking node gets a
    * `chsk/closed` reply at once instead of waiting for its timeout. (v2 refinement.)
    */

@@ -166,6 +166,7 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
   };
 
   return {
+    keepsLog: bounds !== undefined,
     connect(n) {
       if (node !== undefined) throw new Error('inMemoryBrokerV2 serves one server; create one per server');
       node = n;

@@ -379,6 +379,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   };
 
   const broker: RedisBroker = {
+    keepsLog: bounds !== undefined,
     status$: status$.asObservable(),
     connectedUids$: presence.uids$,
 

@@ -28,6 +28,8 @@ export interface LogPosition {
 
 /** What this file needs of a broker with a log. */
 export interface BrokerLog {
+  /** True when the log is on (a broker with recovery off has history() but it is never complete). */
+  readonly keepsLog: boolean;
   history(uid: Uid, clientId: string, from: LogPosition, limit: number): Promise<{ readonly events: readonly { readonly event: ChskEvent }[]; readonly position: LogPosition }>;
   head(uid: Uid): Promise<LogPosition>;
 }
@@ -35,7 +37,7 @@ export interface BrokerLog {
 /** The broker's log, when it has one. */
 export function brokerLog(broker: object): BrokerLog | undefined {
   const b = broker as Partial<BrokerLog>;
-  return typeof b.history === 'function' && typeof b.head === 'function' ? (b as BrokerLog) : undefined;
+  return b.keepsLog === true && typeof b.history === 'function' && typeof b.head === 'function' ? (b as BrokerLog) : undefined;
 }
 
 /** `u.g.epoch`: digits, digits, then the opaque epoch. */

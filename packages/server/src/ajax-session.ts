@@ -135,6 +135,7 @@ export class AjaxSessions<TReq> implements PollHost {
     this.detach(conn);
     conn.request = info;
     conn.polled = true;
+    conn.fromLog = false; // a poll without a position: this node's pending queue again
     const pending = this.outbox.takePending(conn);
     if (pending !== undefined) {
       res.respond(200, pending, this.contentType);
@@ -158,8 +159,8 @@ export class AjaxSessions<TReq> implements PollHost {
       res.respond(500, 'Internal server error', ContentType.PLAIN);
       return;
     }
+    // Not `fromLog` yet: a client that never sends a position (an older one) keeps the pending queue.
     const conn = new Conn('ajax', uid, clientId, info);
-    conn.fromLog = true;
     if (existing !== undefined) {
       conn.polled = existing.polled;
       this.detach(existing);
