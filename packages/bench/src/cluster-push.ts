@@ -2,7 +2,8 @@
  * Cross-node push (issue 12's benchmark), per message costs rather than scaling claims (this
  * machine has 2 cores shared by everything: more nodes cannot mean more throughput here).
  *
- *   npm run build && node packages/bench/dist/cluster-push.js [--events=20000] [--users=30] [--window=200]
+ *   npm run build && node packages/bench/dist/cluster-push.js [--quick] [--events=20000] [--users=30] [--window=200] [--nodes=1,2,3] [--json]
+ *   npm run bench -- --cluster   (also part of the full `npm run bench`: its own section of RESULTS.md)
  *
  * Each configuration starts its own nodes (processes, cluster-node.ts from @sente-rx/fixtures) and
  * one WebSocket client per user in this process, users split evenly over the nodes (user k on node
@@ -31,44 +32,27 @@ import { startCluster, type Cluster, type ClusterBrokerConfig } from '@sente-rx/
 import { RedisServer, REDIS_BIN } from '@sente-rx/fixtures/redis-server';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import WebSocket from 'ws';
+import { type ClusterPushResult, clusterPushTable } from './cluster-report.js';
 import { Histogram } from './histogram.js';
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '20000' },
-    users: { type: 'string', default: '30' },
-    window: { type: 'string', default: '200' },
-    'max-ms': { type: 'string', default: '60000' },
-    nodes: { type: 'string', default: '1,2,3' },
-  },
-});
-const EVENTS = Number(args.events);
-const USERS = Number(args.users);
-const WINDOW = Number(args.window);
-const MAX_MS = Number(args['max-ms']);
-const NODE_COUNTS = (args.nodes ?? '1,2,3').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
-const WARMUP = Math.min(2_000, EVENTS / 10);
+/** Sizes of one cross-node push run. */
+export interface ClusterPushConfig {
+  readonly events: number;
+  readonly users: number;
+  readonly window: number;
+  readonly maxMs: number;
+  readonly nodeCounts: readonly number[];
+}
+
+export const CLUSTER_PUSH_FULL: ClusterPushConfig = { events: 20_000, users: 30, window: 200, maxMs: 60_000, nodeCounts: [1, 2, 3] };
+export const CLUSTER_PUSH_QUICK: ClusterPushConfig = { events: 3_000, users: 30, window: 200, maxMs: 30_000, nodeCounts: [1, 2, 3] };
+
 const NODE_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cluster-node.js');
 
 const nowMs = (): number => {
   const [s, ns] = process.hrtime();
   return s * 1e3 + ns / 1e6;
 };
-
-export interface ClusterPushResult {
-  readonly label: string;
-  readonly nodes: number;
-  readonly delivered: number;
-  readonly ratePerS: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly serverCpuUsPerMsg: number;
-  readonly redisCmdsPerMsg: number | undefined;
-  readonly redisBytesInPerMsg: number | undefined;
-  readonly redisBytesOutPerMsg: number | undefined;
-  /** Per node: messages received from the bus / messages published (undefined without broker stats). */
-  readonly shares: readonly (number | undefined)[];
-}
 
 /** INFO from a redis-server, over a raw socket (the bench needs no Redis client for this). */
 export function redisInfo(port: number, section = 'all'): Promise<Map<string, string>> {
@@ -125,7 +109,9 @@ function connectClient(port: number, uid: string, onPush: (data: { i: number; t:
   return firstValueFrom(c.state$.pipe(filter(([, s]) => s.open), take(1), timeout(30_000))).then(() => c);
 }
 
-export async function runClusterPush(label: string, broker: ClusterBrokerConfig, nodes: number, redisPort: number | undefined): Promise<ClusterPushResult> {
+export async function runClusterPush(cfg: ClusterPushConfig, label: string, broker: ClusterBrokerConfig, nodes: number, redisPort: number | undefined): Promise<ClusterPushResult> {
+  const { events: EVENTS, users: USERS, window: WINDOW, maxMs: MAX_MS } = cfg;
+  const WARMUP = Math.min(2_000, Math.floor(EVENTS / 10));
   const cluster: Cluster = await startCluster({
     nodes,
     broker,
@@ -207,38 +193,50 @@ export async function runClusterPush(label: string, broker: ClusterBrokerConfig,
   }
 }
 
-const fmt = (x: number | undefined, d = 1): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
-
-export function clusterPushTable(rows: readonly ClusterPushResult[]): string {
-  const lines = [
-    '| broker | nodes | delivered/s (whole machine) | p50 ms | p99 ms | server CPU µs/msg | Redis cmds/msg | Redis bytes in/msg | Redis bytes out/msg | received/published per node |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.label} | ${r.nodes} | ${fmt(r.ratePerS, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.serverCpuUsPerMsg)} | ${fmt(r.redisCmdsPerMsg, 2)} | ${fmt(r.redisBytesInPerMsg, 0)} | ${fmt(r.redisBytesOutPerMsg, 0)} | ${r.shares.map((s) => fmt(s, 2)).join(' / ')} |`,
-    );
+/** The in-memory baseline, then redisBroker on each node count (own redis-server); without redis-server, only the baseline. */
+export async function runClusterPushSuite(cfg: ClusterPushConfig, log: (line: string) => void = () => undefined): Promise<ClusterPushResult[]> {
+  const rows: ClusterPushResult[] = [];
+  log(`cluster push: ${cfg.events} events to ${cfg.users} users, windows of ${cfg.window}`);
+  rows.push(await runClusterPush(cfg, 'memory', { kind: 'memory' }, 1, undefined));
+  if (REDIS_BIN === undefined) {
+    log('no redis-server: only the in-memory baseline (install redis-server for the cluster rows)');
+    return rows;
   }
-  return lines.join('\n');
+  const redis = await RedisServer.start();
+  try {
+    for (const n of cfg.nodeCounts) {
+      log(`cluster push: redis, ${n} node(s)`);
+      rows.push(await runClusterPush(cfg, 'redis', { kind: 'redis', url: redis.url, prefix: `bench-${process.pid}-${n}` }, n, redis.port));
+    }
+  } finally {
+    await redis.stop();
+  }
+  return rows;
 }
 
 async function main(): Promise<void> {
-  const rows: ClusterPushResult[] = [];
-  console.log(`cluster push: ${EVENTS} events to ${USERS} users, windows of ${WINDOW}, ${WARMUP} warm-up`);
-  rows.push(await runClusterPush('memory', { kind: 'memory' }, 1, undefined));
-  if (REDIS_BIN === undefined) {
-    console.log('no redis-server: only the in-memory baseline (install redis-server for the cluster rows)');
-  } else {
-    const redis = await RedisServer.start();
-    try {
-      for (const n of NODE_COUNTS) {
-        rows.push(await runClusterPush('redis', { kind: 'redis', url: redis.url, prefix: `bench-${process.pid}-${n}` }, n, redis.port));
-      }
-    } finally {
-      await redis.stop();
-    }
-  }
-  console.log(clusterPushTable(rows));
+  const { values: args } = parseArgs({
+    options: {
+      events: { type: 'string' },
+      users: { type: 'string' },
+      window: { type: 'string' },
+      'max-ms': { type: 'string' },
+      nodes: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const base = args.quick ? CLUSTER_PUSH_QUICK : CLUSTER_PUSH_FULL;
+  const num = (raw: string | undefined, dflt: number): number => (raw === undefined ? dflt : Number(raw));
+  const cfg: ClusterPushConfig = {
+    events: num(args.events, base.events),
+    users: num(args.users, base.users),
+    window: num(args.window, base.window),
+    maxMs: num(args['max-ms'], base.maxMs),
+    nodeCounts: args.nodes === undefined ? base.nodeCounts : args.nodes.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
+  };
+  const rows = await runClusterPushSuite(cfg, (l) => console.error(l));
+  console.log(args.json ? JSON.stringify(rows) : clusterPushTable(rows));
   process.exit(0);
 }
 
