@@ -371,9 +371,15 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     logged += eventJsons.length;
   };
 
-  const subscribe = (uid: Uid): void => {
+  /** Resolves (never rejects) once Redis acknowledged the SUBSCRIBE. */
+  const subscribe = (uid: Uid): Promise<unknown> =>
     track(sub.subscribe(keys.uidChannel(uid))).catch((e: unknown) => log.warn('sente-rx/redis: subscribe failed', { uid, error: errText(e) }));
-  };
+  /**
+   * Per uid, the presence update in flight. A uid's presence is written only once its SUBSCRIBE
+   * is acknowledged, so no node learns of (or fires uidport-open for) a uid whose holder could
+   * still miss a publish to it; updates of one uid stay in order. O(1) per change.
+   */
+  const presenceChains = new Map<Uid, Promise<unknown>>();
   const unsubscribe = (uid: Uid): void => {
     track(sub.unsubscribe(keys.uidChannel(uid))).catch((e: unknown) => log.debug('sente-rx/redis: unsubscribe failed', { uid, error: errText(e) }));
   };
@@ -458,12 +464,20 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (was === kinds) return;
       if (kinds === '') local.delete(uid);
       else local.set(uid, kinds);
-      if (was === '') subscribe(uid);
+      const subscribed = was === '' ? subscribe(uid) : undefined;
       if (kinds === '') unsubscribe(uid);
       const n = node;
       if (n === undefined) return;
       // During an outage this fails; the resync after the reconnect writes the final state.
-      track(evalScript(SCRIPTS.presence, presenceKeys(n.nodeId), [uid, kinds, keys.presenceChannel]))
+      const update = (presenceChains.get(uid) ?? Promise.resolve())
+        .then(() => subscribed)
+        .then(() => evalScript(SCRIPTS.presence, presenceKeys(n.nodeId), [uid, kinds, keys.presenceChannel]));
+      presenceChains.set(uid, update);
+      const forget = (): void => {
+        if (presenceChains.get(uid) === update) presenceChains.delete(uid);
+      };
+      update.then(forget, forget);
+      track(update)
         .then((flips) => {
           if (typeof flips === 'string') fireFlips([uid, flips]);
         })

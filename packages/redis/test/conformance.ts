@@ -87,7 +87,8 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       node.hold('u1', 'c2', { ws: true, ajax: true });
       node.hold('u2', 'c3', { ws: false, ajax: true });
       await broker.settled();
-      await until(() => node.uids?.any.size === 2, 'two connected uids');
+      // Every edge published by then (settled), but each reaches the mirror on its own: wait for all three.
+      await until(() => node.uids?.any.size === 2 && node.uids.ajax.size === 2 && node.uids.ws.size === 1, 'two connected uids, both on ajax, u1 on ws');
       expect(node.ports).toEqual([
         ['u1', true],
         ['u2', true],
