@@ -120,13 +120,7 @@ export class AjaxSessions<TReq> implements PollHost {
         res.respond(500, 'Internal server error', ContentType.PLAIN);
         return;
       }
-      const conn = new Conn('ajax', uid, clientId, info);
-      if (existing !== undefined) {
-        conn.pending = existing.pending;
-        conn.polled = existing.polled;
-        this.detach(existing);
-      }
-      registry.register(conn);
+      const conn = this.handshakeConn(existing, uid, clientId, info);
       res.respond(200, hs, this.contentType);
       registry.startGrace(conn);
       return;
@@ -160,13 +154,7 @@ export class AjaxSessions<TReq> implements PollHost {
       return;
     }
     // Not `fromLog` yet: a client that never sends a position (an older one) keeps the pending queue.
-    const conn = new Conn('ajax', uid, clientId, info);
-    if (existing !== undefined) {
-      conn.polled = existing.polled;
-      this.detach(existing);
-    }
-    registry.register(conn);
-    registry.startGrace(conn);
+    registry.startGrace(this.handshakeConn(existing, uid, clientId, info));
     const first = existing === undefined;
     log.head(uid).then(
       (head) => this.respondHandshake(res, uid, data, first, formatPosition(head), clientId),
@@ -211,6 +199,18 @@ export class AjaxSessions<TReq> implements PollHost {
     };
     conn.ch = new LogPoll(host, uid, clientId, from, res, this.ctx.options.lpTimeoutMs);
     registry.updatePresence(uid, conn);
+  }
+
+  /** The connection of a handshake, registered: it takes over `existing`'s pending events and polled state. */
+  private handshakeConn(existing: Conn | undefined, uid: Uid, clientId: string, info: RequestInfo): Conn {
+    const conn = new Conn('ajax', uid, clientId, info);
+    if (existing !== undefined) {
+      conn.pending = existing.pending;
+      conn.polled = existing.polled;
+      this.detach(existing);
+    }
+    this.registry.register(conn);
+    return conn;
   }
 
   /** Stops `conn`'s grace period and ends the poll it holds, if any (a newer request replaces it). */
