@@ -147,9 +147,9 @@ export async function runBench(config: BenchConfig, options: BenchOptions): Prom
     if (scenario === 'packers') {
       if (!config.packers) continue;
       try {
-        packers = await runPackers(config.packers);
+        packers = await runPackers(config.packers, undefined, { distDir: env.distDir, pinning: env.pinning, resolveDir: options.resolveDir, ...(options.bundleConditions ? { bundleConditions: options.bundleConditions } : {}) });
         for (const c of packers.checks) checks.push({ ...c, scenario, impl: 'sente-rx', run: 1 });
-        log(packers.skipped ? `packers    skipped: ${packers.skipped}` : `packers    ${packers.rows.length} measurements (${[...new Set(packers.rows.map((r) => r.packer))].join(', ')})`);
+        log(packers.skipped ? `packers    skipped: ${packers.skipped}` : `packers    ${packers.rows.length} measurements (${[...new Set(packers.rows.map((r) => r.packer))].join(', ')}), ${packers.server?.length ?? 0} server CPU runs, ${packers.bundles?.length ?? 0} bundles`);
       } catch (e) {
         errors.push({ scenario, impl: 'sente-rx', run: 1, message: e instanceof Error ? e.message : String(e) });
         log(`packers    FAILED: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);

@@ -54,9 +54,19 @@ function partOf(file: string): keyof BundleParts {
   return 'other';
 }
 
-export async function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
+export function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
+  return bundleOf(ENTRIES[impl], impl, resolveDir, conditions);
+}
+
+/** The sente-rx client bundle with one packer of @sente-rx/packers, imported from its subpath. */
+export function clientWithPackerBundleSize(exportName: string, subpath: string, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
+  const entry = `export { createChannelSocketClient } from '@sente-rx/client';\nexport { ${exportName} } from '@sente-rx/packers/${subpath}';`;
+  return bundleOf(entry, `sente-rx-${subpath}`, resolveDir, conditions);
+}
+
+async function bundleOf(contents: string, name: string, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
   const result = await build({
-    stdin: { contents: ENTRIES[impl], resolveDir, loader: 'js', sourcefile: `${impl}-entry.js` },
+    stdin: { contents, resolveDir, loader: 'js', sourcefile: `${name}-entry.js` },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -69,7 +79,7 @@ export async function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string,
     logLevel: 'silent',
   });
   const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error(`esbuild produced no output for ${impl}`);
+  if (!code) throw new Error(`esbuild produced no output for ${name}`);
   const forbidden = Object.keys(result.metafile.inputs).filter((f) => /(^|\/)node_modules\/ws\/|^node:|^(http|https|net|tls|crypto|stream|zlib|events)$/.test(f));
   const inputs = Object.values(result.metafile.outputs)[0]?.inputs ?? {};
   const parts = { client: 0, core: 0, rxjs: 0, other: 0 };

@@ -54,6 +54,8 @@ export interface PackersConfig {
   readonly minMs: number;
   /** Bound on iterations per packer and payload. */
   readonly maxIterations: number;
+  /** Echo requests per packer for the server CPU per reply over WebSocket (0: not measured). */
+  readonly serverReplies?: number;
 }
 
 export interface BenchConfig {
@@ -97,7 +99,7 @@ export const FULL: BenchConfig = {
   connrate: { clients: 2_000 },
   latency: { users: 100, warmupMs: 500, durationMs: 5_000 },
   presence: { levels: [1_000, 5_000, 20_000], batch: 1_000, loaders: 4, maxMs: 240_000 },
-  packers: { minMs: 500, maxIterations: 200_000 },
+  packers: { minMs: 500, maxIterations: 200_000, serverReplies: 20_000 },
   bundle: true,
 };
 
@@ -117,7 +119,7 @@ export const QUICK: BenchConfig = {
   connrate: { clients: 300 },
   latency: { users: 100, warmupMs: 300, durationMs: 1_500 },
   presence: { levels: [1_000, 2_000, 5_000], batch: 1_000, loaders: 2, maxMs: 60_000 },
-  packers: { minMs: 100, maxIterations: 20_000 },
+  packers: { minMs: 100, maxIterations: 20_000, serverReplies: 3_000 },
   bundle: true,
 };
 

@@ -4,10 +4,15 @@
 // package is optional: when it cannot be resolved the scenario says so and measures nothing.
 // Runs in the orchestrator's process (no sockets): bounded by a time and an iteration count.
 
+import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { jsonPacker } from '@sente-rx/core';
+import WebSocket from 'ws';
+import { bundleSize, clientWithPackerBundleSize } from './bundle-size.js';
 import type { PackersConfig } from './config.js';
+import { Child, type Pinning } from './procs.js';
 import type { Check } from './scenarios.js';
+import type { ServerMark } from './types.js';
 
 /** The shape this scenario relies on; anything else a module exports is ignored. */
 interface AnyPacker {
@@ -27,8 +32,32 @@ export interface PackerRow {
   readonly encodeDecodeUs: number;
 }
 
+/** Server CPU per echo reply over one WebSocket, with the server and the client on this packer. */
+export interface PackerServerRow {
+  readonly packer: string;
+  readonly replies: number;
+  readonly cpuPerReplyUs: number;
+}
+
+/** The browser client bundle (`createChannelSocketClient` plus the packer's subpath export). */
+export interface PackerBundleRow {
+  readonly packer: string;
+  readonly minBytes: number;
+  readonly gzipBytes: number;
+}
+
+/** Where the server child and the bundler run from (absent: only the in-process figures). */
+export interface PackersEnv {
+  readonly distDir: string;
+  readonly pinning: Pinning;
+  readonly resolveDir: string;
+  readonly bundleConditions?: readonly string[];
+}
+
 export interface PackersResult {
   readonly rows: readonly PackerRow[];
+  readonly server?: readonly PackerServerRow[];
+  readonly bundles?: readonly PackerBundleRow[];
   /** Why nothing was measured (the packers package is not there). */
   readonly skipped?: string;
   readonly checks: readonly Omit<Check, 'scenario' | 'impl' | 'run'>[];
@@ -98,7 +127,65 @@ async function loadPackers(specifier: string): Promise<{ packers: [string, AnyPa
   return { packers };
 }
 
-export async function runPackers(cfg: PackersConfig, specifier = PACKERS_MODULE): Promise<PackersResult> {
+/** The subpath export of each packer of @sente-rx/packers (the bundle an app would import). */
+const SUBPATHS: Readonly<Record<string, string>> = { ednPacker: 'edn', transitPacker: 'transit', msgpackPacker: 'msgpack' };
+
+/** One echo event, as the reqrep scenario sends it: a small map. */
+const ECHO_DATA = { room: 'r1', from: 'user-1', text: 'hello number 1', at: 1_700_000_000_001, read: false };
+
+/**
+ * Server CPU per reply: a sente-rx server child on `packerName` (JSON when undefined), one
+ * WebSocket from this process keeping 16 echo requests in flight; the server's CPU between two
+ * marks, after a warm-up, divided by the replies it sent. Bounded by `replies` and 60 s.
+ */
+async function serverCpuPerReply(env: PackersEnv, p: AnyPacker, packerName: string | undefined, replies: number): Promise<PackerServerRow & { ok: boolean }> {
+  const server = new Child(`sente-rx server (${packerName ?? 'json'})`, path.join(env.distDir, 'impl', 'sente-server.js'), packerName ? { options: { packer: packerName } } : {}, { core: env.pinning.server });
+  let ws: WebSocket | undefined;
+  try {
+    const { port } = await server.ready;
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/chsk?client-id=bench-packers&uid=packers`);
+    ws = socket;
+    socket.binaryType = 'nodebuffer';
+    socket.on('error', () => undefined);
+    const deadline = Date.now() + 60_000;
+    let seq = 0;
+    let settle: (() => void) | undefined;
+    let target = 0;
+    let received = 0;
+    const send = (): void => {
+      seq += 1;
+      socket.send(p.pack([['bench/echo', ECHO_DATA], `c${seq}`], 'client-event'));
+    };
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      const v = p.unpack(isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8'));
+      if (!Array.isArray(v) || typeof v[1] !== 'string') return; // the handshake, pings
+      received += 1;
+      if (received >= target || Date.now() > deadline) settle?.();
+      else if (seq < target) send();
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('close', () => reject(new Error('socket closed before open')));
+    });
+    const run = (n: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        settle = resolve;
+        target = received + n;
+        for (let i = 0; i < Math.min(16, n); i++) send();
+      });
+    await run(Math.max(50, Math.floor(replies / 10))); // warm-up
+    const m0 = await server.request<ServerMark>('mark');
+    await run(replies);
+    const m1 = await server.request<ServerMark>('mark');
+    const n = m1.repliesSent - m0.repliesSent;
+    return { packer: packerName ?? 'json (default)', replies: n, cpuPerReplyUs: (m1.cpuUs - m0.cpuUs) / Math.max(1, n), ok: n > 0 };
+  } finally {
+    ws?.terminate();
+    await server.stop();
+  }
+}
+
+export async function runPackers(cfg: PackersConfig, specifier = PACKERS_MODULE, env?: PackersEnv): Promise<PackersResult> {
   const loaded = await loadPackers(specifier);
   if ('reason' in loaded) return { rows: [], skipped: loaded.reason, checks: [] };
   const all: [string, AnyPacker][] = [['json (default)', jsonPacker], ...loaded.packers.filter(([, p]) => p !== jsonPacker)];
@@ -121,5 +208,30 @@ export async function runPackers(cfg: PackersConfig, specifier = PACKERS_MODULE)
       rows.push({ packer: name, payload: kind, binary: p.binary, exact, bytes: byteLength(packed), encodeDecodeUs: measure(p, value, cfg) });
     }
   }
-  return { rows, checks };
+  if (env === undefined) return { rows, checks };
+  const server: PackerServerRow[] = [];
+  const bundles: PackerBundleRow[] = [];
+  for (const [name, p] of all) {
+    const exportName = p === jsonPacker ? undefined : name;
+    if (cfg.serverReplies !== undefined && cfg.serverReplies > 0) {
+      const check = `server CPU per reply over WebSocket with ${name}`;
+      try {
+        const { ok, ...row } = await serverCpuPerReply(env, p, exportName, cfg.serverReplies);
+        server.push(row);
+        checks.push({ name: check, ok, detail: `${row.replies} replies` });
+      } catch (e) {
+        checks.push({ name: check, ok: false, detail: e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e) });
+      }
+    }
+    const subpath = exportName === undefined ? undefined : SUBPATHS[exportName];
+    const conditions = env.bundleConditions ?? [];
+    const b =
+      exportName === undefined
+        ? await bundleSize('sente-rx', env.resolveDir, conditions)
+        : subpath === undefined
+          ? undefined
+          : await clientWithPackerBundleSize(exportName, subpath, env.resolveDir, conditions);
+    if (b !== undefined) bundles.push({ packer: name, minBytes: b.minBytes, gzipBytes: b.gzipBytes });
+  }
+  return { rows, server, bundles, checks };
 }

@@ -338,6 +338,22 @@ export function resultsMarkdown(results: Results): string {
       lines.push('Wire bytes and one pack + one unpack (median of ~1 ms rounds, in the orchestrator process) per packer, against the JSON default.');
       lines.push('');
       lines.push(markdownOf(pk));
+      const srv = results.packers.server ?? [];
+      const jsonCpu = srv.find((r) => r.packer === 'json (default)')?.cpuPerReplyUs;
+      if (srv.length > 0) {
+        lines.push('');
+        lines.push('Server CPU per reply over WebSocket (a sente-rx server child on each packer; one socket from the orchestrator, 16 echo requests in flight, after a warm-up):');
+        lines.push('');
+        lines.push(markdownOf([['packer', 'replies', 'server CPU per reply (µs)', '÷ JSON'], ...srv.map((r) => [r.packer, r.replies.toLocaleString('en-US'), r.cpuPerReplyUs.toFixed(1), jsonCpu ? fmtRatio(r.cpuPerReplyUs / jsonCpu) : '—'])]));
+      }
+      const bundles = results.packers.bundles ?? [];
+      const jsonGz = bundles.find((r) => r.packer === 'json (default)')?.gzipBytes;
+      if (bundles.length > 0) {
+        lines.push('');
+        lines.push('Browser client bundle with each packer (`createChannelSocketClient` plus the packer from its subpath export; esbuild minified, gzip -9):');
+        lines.push('');
+        lines.push(markdownOf([['packer', 'min (bytes)', 'gzip (bytes)', '+ gzip over JSON'], ...bundles.map((r) => [r.packer, r.minBytes.toLocaleString('en-US'), r.gzipBytes.toLocaleString('en-US'), jsonGz === undefined ? '—' : `${(r.gzipBytes - jsonGz).toLocaleString('en-US')}`])]));
+      }
     }
     lines.push('');
   }
@@ -386,7 +402,7 @@ export function resultsMarkdown(results: Results): string {
   if (c.latency) lines.push(`7. **Latency at low load**: ${c.latency.users} users, one WebSocket client each; the server pushes to one user at a time, round-robin, and the next push leaves only when the load generator has reported the last one delivered (at once, over IPC), so every push goes to a user idle for ${c.latency.users - 1} pushes. ${c.latency.warmupMs} ms warm-up, then a ${c.latency.durationMs / 1000} s window; p50/p99 of send→receive on the shared monotonic clock. Run for sente-rx with default options and with \`{ flush: true }\`, raw ws twice (the A/A control) and Socket.IO.`);
   if (c.presence) lines.push(`8. **Presence**: a fresh server, warmed up by one batch of connections of a single uid that are then closed; new, distinct users connect over WebSocket in batches of ${c.presence.batch.toLocaleString('en-US')} (64 handshakes in flight per load generator, ${c.presence.loaders} load generators, earlier users stay connected) until ${c.presence.levels.map((l) => l.toLocaleString('en-US')).join(', ')} users; server CPU over each batch (plus 100 ms for deferred work) ÷ its connects, reported for the batches ending at each level, and growth = last ÷ first level in the same run (under 1× means the first batch still carried warm-up costs, i.e. no growth). What a connect does: sente-rx registers the client and its uid (\`connectedUids$\`; loaded by wire-protocol sockets, which cost its server the same handshake); raw ws adds the socket to a uid → Set map and sends a hello frame; Socket.IO joins a room named after the uid. Capped at ${c.presence.maxMs / 1000} s per run; bounded by the server's open-file limit.`);
   if (c.reqrep) lines.push(`The request/reply scenario also reports the load generators' CPU per reply: \`@sente-rx/client\` against the bare \`ws\` client (issue 10: ≤ 1.1×).`);
-  if (c.packers) lines.push(`9. **Packers**: when \`@sente-rx/packers\` can be imported, each value it exports with \`pack\`, \`unpack\` and \`binary\`, against \`jsonPacker\`: packed bytes and one pack + one unpack of a batch of 20 events of small maps and of one ~64 KiB event of records; warm-up, then rounds of ≥ 1 ms for at least ${c.packers.minMs} ms (≤ ${c.packers.maxIterations.toLocaleString('en-US')} iterations), median round.`);
+  if (c.packers) lines.push(`9. **Packers**: when \`@sente-rx/packers\` can be imported, each value it exports with \`pack\`, \`unpack\` and \`binary\`, against \`jsonPacker\`: packed bytes and one pack + one unpack of a batch of 20 events of small maps and of one ~64 KiB event of records; warm-up, then rounds of ≥ 1 ms for at least ${c.packers.minMs} ms (≤ ${c.packers.maxIterations.toLocaleString('en-US')} iterations), median round. ${c.packers.serverReplies ? `Then, per packer, a sente-rx server child on it answers ${c.packers.serverReplies.toLocaleString('en-US')} echo requests over one WebSocket (16 in flight, after a warm-up): its CPU between two marks ÷ replies. ` : ''}And the browser client bundle with each packer's subpath export.`);
   if (c.bundle) lines.push(`6. **Client bundle**: esbuild, \`--bundle --minify --platform=browser --format=esm\`, then gzip -9, of \`export { createChannelSocketClient } from '@sente-rx/client'\` (with the RxJS it uses) and \`export { io } from 'socket.io-client'\`; once with esbuild's default conditions and once with \`--conditions=es2015\` (RxJS's ES2015 build). raw ws: a bare-WebSocket client with JSON, id-correlated requests and a push handler. Deterministic, so built once. The sente-rx bundle is also split by origin from esbuild's metafile (minified bytes of @sente-rx/client, @sente-rx/core, rxjs, the rest).`);
   lines.push('');
   lines.push('## Sanity checks');

@@ -130,6 +130,13 @@ describe('benchmark harness (smoke configuration)', () => {
     for (const impl of IMPLS) expect(results.presenceBatches?.[impl]?.[0]?.map((b) => b.users)).toEqual([40, 80, 120, 160]);
     // Without @sente-rx/packers the scenario says why; with it, it measured something.
     expect(results.packers?.skipped !== undefined || (results.packers?.rows.length ?? 0) > 0).toBe(true);
+    // ...and the client bundle with each packer, each one larger than the JSON-only client.
+    if (results.packers?.skipped === undefined) {
+      const bundles = results.packers?.bundles ?? [];
+      const json = bundles.find((b) => b.packer === 'json (default)')?.gzipBytes ?? Number.NaN;
+      expect(bundles.map((b) => b.packer).sort()).toEqual(['ednPacker', 'json (default)', 'msgpackPacker', 'transitPacker']);
+      for (const b of bundles) if (b.packer !== 'json (default)') expect(b.gzipBytes).toBeGreaterThan(json);
+    }
   });
 
   it('produces a positive, finite value for every figure of every implementation', () => {

@@ -7,6 +7,11 @@
  * within `flakyWindowMs`, twice in a row. A clean close (the server's close(), `chsk/close`) never
  * counts. The fallback is remembered (in storage) only once Ajax has opened: the server may just
  * be down.
+ *
+ * Fall back only when HTTP works and WebSocket does not: a downgrade is a probe until Ajax opens.
+ * When that Ajax attempt gets no HTTP answer at all (connection refused, like the WebSocket), the
+ * server is down, not WebSocket blocked: the next attempt is WebSocket again (after the backoff),
+ * and nothing is remembered. A server that comes back is thus first reached over WebSocket.
  */
 import type { TransportType } from '@sente-rx/core';
 
@@ -25,8 +30,18 @@ export interface AutoState {
 export type AutoInput =
   /** A connection handshook. */
   | { readonly kind: 'opened'; readonly type: TransportType; readonly at: number }
-  /** A connection closed; `everOpened`: its socket had opened (WebSocket) or it had handshaken (Ajax). */
-  | { readonly kind: 'closed'; readonly type: TransportType; readonly everOpened: boolean; readonly clean: boolean; readonly at: number }
+  /**
+   * A connection closed; `everOpened`: its socket had opened (WebSocket) or it had handshaken
+   * (Ajax); `answered`: an HTTP response refused it (a status is known).
+   */
+  | {
+      readonly kind: 'closed';
+      readonly type: TransportType;
+      readonly everOpened: boolean;
+      readonly clean: boolean;
+      readonly answered: boolean;
+      readonly at: number;
+    }
   /** reconnect(): try WebSocket again, when there is one. */
   | { readonly kind: 'reset'; readonly wsAvailable: boolean };
 
@@ -48,7 +63,11 @@ export function autoStep(s: AutoState, input: AutoInput, flakyWindowMs: number):
       if (input.type === 'ws') return { state: { ...s, wsEverOpened: true, wsOpenedAt: input.at }, downgrade: false };
       return s.rememberOnAjaxOpen ? { state: { ...s, rememberOnAjaxOpen: false }, downgrade: false, remember: true } : { state: s, downgrade: false };
     case 'closed': {
-      if (input.type !== 'ws') return { state: s, downgrade: false };
+      if (input.type !== 'ws') {
+        // The Ajax probe after a downgrade got no HTTP answer either: the server is down.
+        const serverDown = s.useAjax && s.rememberOnAjaxOpen && !input.everOpened && !input.answered;
+        return serverDown ? { state: { ...s, useAjax: false, rememberOnAjaxOpen: false }, downgrade: false } : { state: s, downgrade: false };
+      }
       let wsFlaky = s.wsFlaky;
       let downgrade: boolean;
       if (!input.everOpened || !s.wsEverOpened) downgrade = !s.wsEverOpened;

@@ -10,22 +10,27 @@
  */
 import {
   assertEvent,
+  ChskError,
   type ChskEvent,
   type ChskState,
   CloseCode,
   type CloseReason,
+  type EventContract,
+  type EventId,
+  FirstSubscriberBuffer,
   fullJitterBackoff,
   initialState,
   isReservedId,
   jsonPacker,
+  onAjaxError,
   onAjaxSuccess,
   onClosed,
   onHandshake,
   onReconnectScheduled,
+  onUnauthorized,
   onWsClose,
   onWsError,
   randomUuid,
-  readonlyBehaviorSubject,
   type RequestedType,
   ReservedId,
   reservedSendAllowed,
@@ -33,31 +38,48 @@ import {
   consoleLogger,
   type StatePair,
   transition,
+  type UntypedContract,
+  validateIncoming,
+  validateReply,
+  validationError,
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, BehaviorSubject, EMPTY, type Observable, Subject, type Subscription, throwError } from 'rxjs';
+import { asyncScheduler, EMPTY, map, type Observable, type Subscription, throwError } from 'rxjs';
+import { valueHub } from './hub.js';
 import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
+import { rateLimitedWarn } from './log-limit.js';
 import { closedError, createRequests, requestError } from './requests.js';
+import { createServerRequests, SERVER_REQUEST_ID } from './server-requests.js';
 import { builtInTransports } from './transports/built-in.js';
 import type {
   ChannelSocketClient,
   ClientEventMsg,
   ClientOptions,
+  ClientSendFn,
   ClientSendOptions,
   CsrfToken,
   Transport,
   TransportEvent,
 } from './types.js';
 
+/** Sente's client receive buffer: `(async/sliding-buffer 2048)`. */
+export const DEFAULT_RECV_BUFFER_SIZE = 2_048;
+
 /**
  * Creates a channel socket client. `csrfToken` is the server's token for this session (a string,
  * or a function re-read on every connect and send); `null` when the server skips the check.
+ * With `events` (a `defineEvents` contract) `send`, `recv$` and the replies are typed by it and
+ * what the server sends is validated (see `ClientOptions.events`).
  */
-export function createChannelSocketClient(path: string, csrfToken: CsrfToken, opts: ClientOptions = {}): ChannelSocketClient & { readonly pendingRequests: number } {
+export function createChannelSocketClient<C extends EventContract = UntypedContract>(
+  path: string,
+  csrfToken: CsrfToken,
+  opts: ClientOptions & { readonly events?: C } = {},
+): ChannelSocketClient<C> & { readonly pendingRequests: number } {
   const requested: RequestedType = opts.type ?? 'auto';
   if (!['auto', 'ws', 'ajax'].includes(requested)) throw new TypeError(`type must be 'auto', 'ws' or 'ajax', got ${String(requested)}`);
   const clientId = opts.clientId ?? randomUuid();
@@ -68,9 +90,16 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   const keepAliveMs = opts.wsKeepAliveMs ?? 20_000; // 20 s
   const pingTimeoutMs = opts.wsPingTimeoutMs ?? 5_000; // 5 s
   const flakyWindowMs = opts.wsFlakyWindowMs ?? 5_000; // 5 s
+  const stableMs = opts.stableMs ?? 5_000; // 5 s
+  const maxBufferedBytes = opts.maxBufferedBytes ?? 8 * 1_048_576; // 8 MiB, as the server's
+  if (!(stableMs >= 0 && Number.isFinite(stableMs))) throw new TypeError(`stableMs must be a finite number >= 0, got ${String(stableMs)}`);
+  if (!(maxBufferedBytes > 0)) throw new TypeError(`maxBufferedBytes must be > 0, got ${String(maxBufferedBytes)}`);
   const wrap = opts.wrapRecvEvs === true;
   const fallback = fallbackMemory(opts.storage === undefined ? defaultStorage() : opts.storage, path);
   const now = (): number => scheduler.now();
+  const contract: EventContract | undefined = opts.events;
+  /** The contract to validate what the server sends against: none without one, or when the server is trusted. */
+  const checking: EventContract | undefined = opts.trustServer === true ? undefined : contract;
 
   const csrf = (): string | undefined => {
     const t = typeof csrfToken === 'function' ? csrfToken() : csrfToken;
@@ -82,11 +111,17 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || fallback.remembered()) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
-  const recv = new Subject<ClientEventMsg>();
+  // Untyped inside; the contract's types hold for what leaves because of the validation below.
+  const recv = new FirstSubscriberBuffer<ClientEventMsg>(opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE, {
+    onDrop: (n) => {
+      if (n === 1) logger.warn('sente-rx: recv$ has no subscriber yet and its buffer is full; dropping the oldest events', { recvBufferSize: opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE });
+    },
+  });
   const init = initialState(requested);
-  const state$ = new BehaviorSubject<StatePair>([init, init]);
+  const state$ = valueHub<StatePair>([init, init]);
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
+  const warnLimited = rateLimitedWarn(logger, scheduler);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -109,7 +144,8 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     state$.next(pair);
     emit([ReservedId.STATE, pair]);
   };
-  const emit = (event: ChskEvent): void => recv.next({ event, id: event[0], data: event[1], send });
+  const emit = (event: ChskEvent, reply?: (value: unknown) => void): void =>
+    recv.next(reply === undefined ? { event, id: event[0], data: event[1], send } : { event, id: event[0], data: event[1], send, reply });
   const closed = (reason: CloseReason): void => setState(onClosed(state(), reason, now()));
 
   /** Feeds the `auto` policy; acts on its storage decision and returns whether to fall back now. */
@@ -147,10 +183,12 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   const connection: Connection = createConnection({
     scheduler,
     backoff: opts.backoffMs ?? fullJitterBackoff(),
+    stableMs,
+    logger,
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, maxBufferedBytes });
     },
     onEvent,
   });
@@ -159,7 +197,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     lastComms = now();
     switch (msg.kind) {
       case 'handshake': {
-        connection.resetBackoff();
+        connection.opened(); // the backoff resets once this connection proves stable
         connHandshaken = true;
         autoFeed({ kind: 'opened', type: t.type, at: now() });
         const first = !everHandshaken;
@@ -170,13 +208,7 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
         return;
       }
       case 'batch':
-        for (const ev of msg.events) {
-          if (isReservedId(ev[0]) && ev[0] !== ReservedId.BAD_EVENT) {
-            logger.warn('sente-rx: ignored a server push with a reserved chsk/ id', { id: ev[0] });
-            continue;
-          }
-          emit(wrap ? [ReservedId.RECV, ev] : ev);
-        }
+        for (const ev of msg.events) pushed(ev);
         return;
       case 'ping':
         transmit(t, [WS_PONG], null);
@@ -190,6 +222,53 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     }
   };
 
+  /** Replies to server requests go out on whatever connection is current when the app answers. */
+  const serverRequest = createServerRequests({
+    contract,
+    trust: checking === undefined,
+    logger,
+    transmit: (event) => {
+      const t = connection.current;
+      if (!state().open || t === null) return 'closed';
+      const outcome = transmit(t, event, null);
+      if (outcome.kind === 'broken') restart('ws-error');
+      return outcome.kind === 'broken' ? 'closed' : outcome.kind;
+    },
+  });
+
+  /** One entry of a push batch: a push, a server request, a refused request's issues, or a reserved id (ignored). */
+  const pushed = (ev: ChskEvent): void => {
+    if (ev[0] === SERVER_REQUEST_ID) {
+      const req = serverRequest(ev[1]);
+      if (req.kind === 'deliver') emit(req.event, req.reply); // never wrapped: it carries `reply`
+      return;
+    }
+    if (ev[0] === ReservedId.ISSUES) {
+      requests.noteIssues(ev[1]); // why the server refuses a pending request; its chsk/error reply follows (PROTOCOL.md §8)
+      return;
+    }
+    if (ev[0] === ReservedId.BAD_EVENT) {
+      // Without a contract, kept as Sente does; a contract's recv$ carries only what it lists.
+      if (checking !== undefined) logger.warn('sente-rx: dropped a malformed server push', { data: ev[1] });
+      else emit(ev);
+      return;
+    }
+    if (isReservedId(ev[0])) {
+      logger.warn('sente-rx: ignored a server push with a reserved chsk/ id', { id: ev[0] });
+      return;
+    }
+    let event = ev;
+    if (checking !== undefined) {
+      const checked = validateIncoming(checking, 'server', ev);
+      if (!checked.ok) {
+        logger.warn('sente-rx: dropped a server push that failed validation', { id: ev[0], issues: checked.issues });
+        return;
+      }
+      event = checked.value;
+    }
+    emit(wrap ? [ReservedId.RECV, event] : event);
+  };
+
   /** The transport closed by itself. */
   const lost = (t: Transport, ev: Extract<TransportEvent, { kind: 'closed' }>): void => {
     connection.drop();
@@ -198,26 +277,44 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
     const at = now();
     // The state map's lastWsClose describes WebSocket closes only (Sente's semantics).
     if (t.type === 'ws') setState(onWsClose(state(), { udt: at, code: ev.code, reason: ev.reason, clean: ev.clean }));
-    if (autoFeed({ kind: 'closed', type: t.type, everOpened: connOpened, clean: ev.clean, at })) {
-      logger.warn('sente-rx: falling back from WebSocket to Ajax long-polling', { code: ev.code, error: ev.reason });
-      closed('downgrading-ws-to-ajax');
-      connection.resetBackoff();
-      connection.connect();
+    else if (ev.bufferFull !== true) setState(onAjaxError(state(), at, ev.status ?? 0));
+    if (ev.status === 401 || ev.status === 403) {
+      // Retrying cannot help until the app has a new session or token (Sente #405, #479).
+      logger.warn('sente-rx: the server refused the channel (HTTP ' + String(ev.status) + '): not reconnecting until reconnect()', { type: t.type, status: ev.status });
+      setState(onUnauthorized(state(), ev.status, at));
       return;
     }
-    closed(ev.clean ? 'clean' : 'unexpected');
+    const neverOpened = t.type === 'ws' ? !connOpened : !connHandshaken;
+    if (neverOpened) {
+      // A failure on every attempt (a wrong path: 404s; an upgrade nobody answers) is visible, once a minute.
+      warnLimited(`${t.type}:${String(ev.status ?? ev.code)}`, `sente-rx: could not connect over ${t.type === 'ws' ? 'WebSocket' : 'Ajax'}${ev.status === undefined ? '' : ` (HTTP ${String(ev.status)})`}; retrying with backoff`, {
+        code: ev.code,
+        reason: ev.reason,
+        ...(ev.status === undefined ? {} : { status: ev.status }),
+      });
+    }
+    if (autoFeed({ kind: 'closed', type: t.type, everOpened: t.type === 'ws' ? connOpened : connHandshaken, clean: ev.clean, answered: ev.status !== undefined, at })) {
+      logger.warn('sente-rx: falling back from WebSocket to Ajax long-polling', { code: ev.code, error: ev.reason });
+      closed('downgrading-ws-to-ajax');
+      connection.connect(); // at once; the backoff keeps counting (a down server must not be hammered)
+      return;
+    }
+    closed(ev.bufferFull === true ? 'send-buffer-full' : ev.clean ? 'clean' : 'unexpected');
+    scheduleRetry();
+  };
+
+  const scheduleRetry = (): void => {
     const due = connection.retry();
     if (due !== undefined) setState(onReconnectScheduled(state(), due));
   };
 
-  /** Drop the current transport and connect again at once (ping timeout, send failure). */
+  /** Drop the current transport and connect again by the backoff (ping timeout, send failure). */
   const restart = (reason: CloseReason): void => {
     connection.drop({ code: CloseCode.NORMAL, reason });
     stopKeepAlive();
     requests.failAll();
     closed(reason);
-    connection.resetBackoff();
-    connection.connect();
+    scheduleRetry();
   };
 
   // ---- keep-alive (WebSocket) --------------------------------------------------------------------
@@ -243,31 +340,49 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  /** Hands an envelope to the transport: 'sent', 'unpackable' (that send fails) or 'broken' (the connection cannot carry it). */
-  const transmit = (t: Transport, event: ChskEvent, cbId: string | null): 'sent' | 'unpackable' | 'broken' => {
+  type Outcome = { readonly kind: 'sent' | 'broken' } | { readonly kind: 'unpackable'; readonly error: ChskError };
+
+  /** Hands an envelope to the transport: sent, unpackable (only that send fails) or broken (the connection cannot carry it). */
+  const transmit = (t: Transport, event: ChskEvent, cbId: string | null): Outcome => {
     let ok: boolean;
     try {
       ok = t.send(event, cbId);
     } catch (err) {
-      logger.warn('sente-rx: an event could not be packed', { err });
-      return 'unpackable';
+      logger.warn('sente-rx: an event could not be packed', { id: event[0], err });
+      return { kind: 'unpackable', error: new ChskError('chsk/error', `the event ${event[0]} could not be packed`, { cause: err }) };
     }
-    if (!ok) return 'broken';
+    if (!ok) return { kind: 'broken' };
     lastComms = now();
-    return 'sent';
+    return { kind: 'sent' };
   };
 
   const request = (event: ChskEvent, timeoutMs: number): Observable<unknown> => {
     const t = connection.current;
     if (!state().open || t === null) return throwError(closedError);
-    let broken = false;
+    let outcome: Outcome = { kind: 'sent' };
     const result = requests.request((cbId) => {
-      const outcome = transmit(t, event, cbId);
-      broken = outcome === 'broken';
-      return outcome === 'sent';
+      outcome = transmit(t, event, cbId);
+      return outcome.kind === 'sent';
     }, timeoutMs);
-    if (broken) restart('ws-error');
+    const o = outcome as Outcome;
+    if (o.kind === 'unpackable') return throwError(() => o.error);
+    if (o.kind === 'broken') restart('ws-error');
     return result;
+  };
+
+  /** With a contract, the reply to `id` must pass its schema; the Observable carries the schema's output. */
+  const checkedReply = (id: EventId, reply: Observable<unknown>): Observable<unknown> => {
+    if (checking === undefined) return reply;
+    return reply.pipe(
+      map((value) => {
+        const checked = validateReply(checking, 'client', id, value);
+        if (!checked.ok) {
+          logger.warn('sente-rx: a reply failed validation', { id, issues: checked.issues });
+          throw validationError(id, checked.issues);
+        }
+        return checked.value;
+      }),
+    );
   };
 
   const send = (event: ChskEvent, o?: ClientSendOptions): Observable<unknown> => {
@@ -278,14 +393,16 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
       const t = connection.current;
       if (!state().open || t === null) return throwError(closedError);
       const outcome = transmit(t, event, null);
-      if (outcome === 'sent') return EMPTY;
-      if (outcome === 'broken') restart('ws-error');
+      if (outcome.kind === 'sent') return EMPTY;
+      if (outcome.kind === 'unpackable') return throwError(() => outcome.error);
+      restart('ws-error');
       return throwError(() => requestError('chsk/error', 'the transport could not send'));
     }
     if (!(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
       throw new TypeError(`send(event, { timeoutMs }): timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
     }
-    return request(event, timeoutMs);
+    // An id outside the contract fails validateReply like a bad value does.
+    return checkedReply(event[0] as EventId, request(event, timeoutMs));
   };
 
   // ---- lifecycle -----------------------------------------------------------------------------------
@@ -307,9 +424,10 @@ export function createChannelSocketClient(path: string, csrfToken: CsrfToken, op
   connection.connect();
 
   return {
-    recv$: recv.asObservable(),
-    send,
-    state$: readonlyBehaviorSubject(state$),
+    // The contract's types: what recv$ and the replies carry passed its schemas (or the server is trusted).
+    recv$: recv.asObservable() as Observable<ClientEventMsg<C>>,
+    send: send as ClientSendFn<C>,
+    state$: state$.readonly,
     get state() {
       return state();
     },

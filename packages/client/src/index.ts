@@ -1,10 +1,11 @@
 // @sente-rx/client: the channel socket client for browsers and Node.
-export { createChannelSocketClient } from './client.js';
+export { createChannelSocketClient, DEFAULT_RECV_BUFFER_SIZE } from './client.js';
 export { startClientChskRouter, type ClientChskHandlers, type ClientChskRouterOptions } from './router.js';
 export type {
   ChannelSocketClient,
   ClientEventMsg,
   ClientOptions,
+  ClientSendFn,
   ClientSendOptions,
   CsrfToken,
   FetchLike,

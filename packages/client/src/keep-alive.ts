@@ -4,7 +4,7 @@
  * time: a tick while a ping is out does nothing.
  */
 import { PONG } from '@sente-rx/core';
-import { interval, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 
 export interface KeepAliveConfig {
   /** Tick period and the silence that triggers a ping (the client passes `wsKeepAliveMs / 2`). */
@@ -28,7 +28,7 @@ export function keepAlive(cfg: KeepAliveConfig): Observable<void> {
       subscriber.next();
       subscriber.complete();
     };
-    const ticks = interval(cfg.intervalMs, cfg.scheduler).subscribe(() => {
+    const tick = (): void => {
       if (pinging || cfg.scheduler.now() - cfg.lastComms() < cfg.intervalMs) return;
       pinging = true;
       inFlight = cfg.ping().subscribe({
@@ -38,7 +38,12 @@ export function keepAlive(cfg: KeepAliveConfig): Observable<void> {
         complete: () => (pinging = false),
         error: dead,
       });
-    });
+    };
+    // One action that reschedules itself after each tick: what `interval` does, without the operator.
+    const ticks = cfg.scheduler.schedule(function (this: SchedulerAction<undefined>) {
+      tick();
+      this.schedule(undefined, cfg.intervalMs);
+    }, cfg.intervalMs);
     return () => {
       ticks.unsubscribe();
       inFlight?.unsubscribe();

@@ -1,4 +1,18 @@
-import type { ChskEvent, ChskState, Logger, Packer, RequestedType, ServerMessage, StatePair, TransportType } from '@sente-rx/core';
+import type {
+  ChskEvent,
+  ChskState,
+  ClientEvent,
+  ClientEventMsgOf,
+  EventContract,
+  Logger,
+  Packer,
+  ReplyOf,
+  RequestedType,
+  ServerMessage,
+  StatePair,
+  TransportType,
+  UntypedContract,
+} from '@sente-rx/core';
 import type { Observable, SchedulerLike } from 'rxjs';
 
 // Handler slots are checked bivariantly, so the DOM's WebSocket and the `ws` package's both fit.
@@ -14,6 +28,10 @@ export interface WebSocketLike {
   onclose: Handler<{ code: number; reason: string; wasClean: boolean }> | null;
   send(data: string | Uint8Array<ArrayBuffer>): void;
   close(code?: number, reason?: string): void;
+  /** Bytes queued but not yet sent (browsers and `ws` have it); bounded by `maxBufferedBytes`. */
+  readonly bufferedAmount?: number;
+  /** `ws` only: drop the connection without a closing handshake. Used when a close frame could not get through. */
+  terminate?(): void;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
@@ -37,8 +55,28 @@ export interface ClientOptions {
   readonly WebSocket?: WebSocketConstructor;
   /** @default globalThis.fetch */
   readonly fetch?: FetchLike;
-  /** Delay before reconnect attempt n (1-based). @default capped full jitter: 0 for the first retry, then up to 2 s, 4 s, … 30 s */
+  /**
+   * Delay before reconnect attempt n (1-based). The result is checked: above 2^31 − 1 ms it is
+   * clamped to that (a timer cannot wait longer); `Infinity` stops reconnecting until
+   * `reconnect()`; NaN, a negative number or a throw is logged as an error and the default is
+   * used for that attempt. Attempts count up until a connection proves stable (`stableMs`).
+   * @default capped full jitter: 0 for the first retry, then up to 2 s, 4 s, … 30 s
+   */
   readonly backoffMs?: (attempt: number) => number;
+  /**
+   * A connection that stays open (handshaken) this long is stable: the backoff starts again at
+   * attempt 1 after it closes. A shorter-lived one (a server that handshakes and then closes or
+   * fails every poll) keeps counting up, so such a server gets at most about 6 attempts in 8 s
+   * from each client instead of a reconnect storm. @default 5_000 (5 s)
+   */
+  readonly stableMs?: number;
+  /**
+   * The bound on what the client buffers for the server: a WebSocket's `bufferedAmount`, or the
+   * bodies of Ajax POSTs in flight (bytes; characters for a text packer). Past it the connection
+   * is closed with reason 'send-buffer-full' and reconnects with backoff (the server bounds its
+   * own buffer the same way). @default 8_388_608 (8 MiB)
+   */
+  readonly maxBufferedBytes?: number;
   /** Largest WebSocket silence before the client pings; checked every `wsKeepAliveMs / 2`. `0` disables. @default 20_000 (20 s) */
   readonly wsKeepAliveMs?: number;
   /** How long to wait for the pong before reconnecting with reason 'ws-ping-timeout'. @default 5_000 (5 s) */
@@ -61,6 +99,14 @@ export interface ClientOptions {
    * network; twice in a row and the client falls back to Ajax. @default 5_000 (5 s)
    */
   readonly wsFlakyWindowMs?: number;
+  /**
+   * A WebSocket that never opened and did not say why is followed by one empty Ajax POST, which the
+   * server answers 401 or 403 exactly when it refused the upgrade for that reason; the client then
+   * stops (lastClose 'unauthorized') instead of retrying. Browsers never expose an upgrade's HTTP
+   * status; Node's `ws` does (no probe needed). @default true with the platform's WebSocket, false
+   * with an injected `WebSocket`
+   */
+  readonly wsRefusalProbe?: boolean;
   /** `auto` only: where the Ajax fallback is remembered for the page. @default globalThis.sessionStorage when present */
   readonly storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   /** @default consoleLogger: warnings and errors to the console; pass silentLogger to silence */
@@ -76,15 +122,43 @@ export interface ClientOptions {
    * `host` and the URL options are not needed.
    */
   readonly transport?: TransportFactory;
+  /**
+   * The app's contract (`defineEvents` from `@sente-rx/core`): types `send`, `recv$` and replies,
+   * and makes the client validate what the server sends before anything sees it:
+   * - a push whose id the contract does not list, or whose data fails its schema, is logged
+   *   (warn) and dropped;
+   * - a server request that fails is answered `chsk/error` with the issues, and not delivered;
+   * - a reply to the client's own request that fails makes that `send` error with a `ChskError`
+   *   `'chsk/error'` carrying the issues.
+   * `recv$` and replies carry the schemas' output. Without it, nothing is validated (`unknown`).
+   */
+  readonly events?: EventContract;
+  /**
+   * With `events`: trust the server and skip the validation of pushes, requests and replies (the
+   * types stay; the values are the server's as sent). @default false
+   */
+  readonly trustServer?: boolean;
+  /**
+   * How many events `recv$` keeps for its first subscriber when they arrive before it subscribes
+   * (`chsk/state`, `chsk/handshake`, early pushes); past that the oldest are dropped (a sliding
+   * buffer, as Sente's client `(sliding-buffer 2048)`), with one warning. Later subscribers get
+   * live events only. @default 2_048
+   */
+  readonly recvBufferSize?: number;
 }
 
-/** What `recv$` emits (Sente's client event-msg). */
-export interface ClientEventMsg {
-  readonly event: ChskEvent;
-  readonly id: string;
-  readonly data: unknown;
-  readonly send: ChannelSocketClient['send'];
-}
+/** `send` of a client typed by contract `C`: the event is checked against `C.client`, the reply typed by its schema. */
+export type ClientSendFn<C extends EventContract = UntypedContract> = <E extends ClientEvent<C>>(
+  event: E,
+  opts?: ClientSendOptions,
+) => Observable<ReplyOf<C, 'client', E[0]>>;
+
+/**
+ * What `recv$` emits (Sente's client event-msg): `{ event, id, data, send }`, plus `reply` exactly
+ * when the server asked for one (a server→client request; only the first call is sent). With a
+ * contract, a union narrowed by `id`.
+ */
+export type ClientEventMsg<C extends EventContract = UntypedContract> = ClientEventMsgOf<C, { readonly send: ClientSendFn<C> }>;
 
 export interface ClientSendOptions {
   /** Ask for a reply and wait this long for it. Without it, no reply is requested. */
@@ -94,15 +168,22 @@ export interface ClientSendOptions {
 import type { ReadonlyBehaviorSubject } from '@sente-rx/core';
 export type { ReadonlyBehaviorSubject };
 
-export interface ChannelSocketClient {
-  /** Hot: `chsk/handshake`, `chsk/state`, `chsk/ws-ping` and the server's pushes, in order. */
-  readonly recv$: Observable<ClientEventMsg>;
+export interface ChannelSocketClient<C extends EventContract = UntypedContract> {
+  /**
+   * Hot: `chsk/handshake`, `chsk/state`, `chsk/ws-ping`, the server's pushes and requests, in
+   * order. What arrives before the first subscriber is kept for it (see `recvBufferSize`).
+   */
+  readonly recv$: Observable<ClientEventMsg<C>>;
   /**
    * Sends at once (eager, like Sente's `chsk-send!`). With `timeoutMs` the Observable emits the
    * reply and completes, or errors with a `ChskError` (`chsk/timeout`, `chsk/closed`,
-   * `chsk/error`); without it, it completes once the event is handed to the transport.
+   * `chsk/error`); without it, it completes once the event is handed to the transport. A request
+   * the server's contract refuses errors `chsk/error` with the server's `issues` over WebSocket
+   * (bare over Ajax, whose wire cannot carry them).
+   * To retry, defer it: `defer(() => chsk.send(ev, opts)).pipe(retry(2))` sends again on each
+   * resubscription (re-subscribing the returned Observable itself does not resend).
    */
-  send(event: ChskEvent, opts?: ClientSendOptions): Observable<unknown>;
+  readonly send: ClientSendFn<C>;
   readonly state$: ReadonlyBehaviorSubject<StatePair>;
   /** The current state map (`state$.value[1]`). */
   readonly state: ChskState;
@@ -130,14 +211,24 @@ export interface ChannelSocketClient {
  * - `error`: an error that does not end the connection by itself (a WebSocket `error` event).
  * - `closed`: the connection is gone; the last event. `code` is a WebSocket close code; the Ajax
  *   transport maps its outcomes onto codes (see `AjaxCloseCode`). `clean` is true only after a
- *   closing handshake, which long-polling never has.
+ *   closing handshake, which long-polling never has. `status` carries an HTTP refusal (401 and 403
+ *   stop the client until `reconnect()`); `bufferFull` a send buffer past `maxBufferedBytes`.
  */
 export type TransportEvent =
   | { readonly kind: 'open' }
   | { readonly kind: 'message'; readonly message: ServerMessage }
   | { readonly kind: 'reply'; readonly cbId: string; readonly value: unknown }
   | { readonly kind: 'error'; readonly message?: string }
-  | { readonly kind: 'closed'; readonly code: number; readonly reason: string; readonly clean: boolean };
+  | {
+      readonly kind: 'closed';
+      readonly code: number;
+      readonly reason: string;
+      readonly clean: boolean;
+      /** The HTTP status, when an HTTP answer refused the connection (an Ajax poll; a WebSocket upgrade, where visible). */
+      readonly status?: number;
+      /** Closed because more than `maxBufferedBytes` waited to be sent. */
+      readonly bufferFull?: true;
+    };
 
 /** One connection attempt. Advanced: implement it to run the client over another channel. */
 export interface Transport {
@@ -174,6 +265,8 @@ export interface TransportContext {
   readonly isOpen: () => boolean;
   /** The CSRF token to present now (re-read on every call), if any. */
   readonly csrfToken: () => string | undefined;
+  /** The bound on bytes waiting to be sent (`ClientOptions.maxBufferedBytes`). */
+  readonly maxBufferedBytes: number;
 }
 
 /** Builds one transport per connection attempt. */

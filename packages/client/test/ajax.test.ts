@@ -72,7 +72,7 @@ describe('long-polling', () => {
 
   it('a push during a held poll (batched for sendBufMs.ajax) is written to that poll, not to a later one', async () => {
     const sendBufAjax = 100;
-    const srv = await server({ sendBufMs: { ajax: sendBufAjax }, lpTimeoutMs: 10_000 });
+    const srv = await server({ batching: 'window', sendBufMs: { ajax: sendBufAjax }, lpTimeoutMs: 10_000 });
     // Numbers each long-poll GET and notes which one's answer carried the push.
     let started = 0;
     let carrier = -1;

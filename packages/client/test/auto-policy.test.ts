@@ -11,7 +11,7 @@ const WINDOW = 5_000;
 const type = fc.constantFrom<'ws' | 'ajax'>('ws', 'ajax');
 const input: fc.Arbitrary<AutoInput> = fc.oneof(
   fc.record({ kind: fc.constant('opened' as const), type, at: fc.nat(100_000) }),
-  fc.record({ kind: fc.constant('closed' as const), type, everOpened: fc.boolean(), clean: fc.boolean(), at: fc.nat(100_000) }),
+  fc.record({ kind: fc.constant('closed' as const), type, everOpened: fc.boolean(), clean: fc.boolean(), answered: fc.boolean(), at: fc.nat(100_000) }),
   fc.record({ kind: fc.constant('reset' as const), wsAvailable: fc.boolean() }),
 );
 
@@ -51,7 +51,9 @@ describe('auto policy (properties)', () => {
             expect(step.state.useAjax).toBe(true);
             expect(step.state.rememberOnAjaxOpen).toBe(true);
           }
-          if (inp.kind !== 'reset') expect(step.state.useAjax).toBe(s.useAjax || step.downgrade); // only reset() goes back to WebSocket
+          // Only reset(), or an Ajax probe that found the server down, goes back to WebSocket.
+          const serverDown = inp.kind === 'closed' && inp.type === 'ajax' && !inp.everOpened && !inp.answered && s.rememberOnAjaxOpen;
+          if (inp.kind !== 'reset') expect(step.state.useAjax).toBe((s.useAjax && !serverDown) || step.downgrade);
           s = step.state;
         }
       }),
@@ -61,7 +63,7 @@ describe('auto policy (properties)', () => {
   it('a WebSocket that never opened since the last reset downgrades on its first close', () => {
     fc.assert(
       fc.property(fc.boolean(), fc.boolean(), fc.nat(100_000), (everOpened, clean, at) => {
-        const step = autoStep(initialAutoState(false), { kind: 'closed', type: 'ws', everOpened, clean, at }, WINDOW);
+        const step = autoStep(initialAutoState(false), { kind: 'closed', type: 'ws', everOpened, clean, answered: false, at }, WINDOW);
         expect(step.downgrade).toBe(true);
       }),
     );
@@ -72,7 +74,7 @@ describe('auto policy (properties)', () => {
       fc.property(fc.array(input, { maxLength: 30 }), fc.nat(100_000), (inputs, at) => {
         const opened = autoStep(initialAutoState(false), { kind: 'opened', type: 'ws', at: 0 }, WINDOW).state;
         const s = run(opened, inputs.filter((i) => i.kind !== 'reset')).state;
-        const step = autoStep(s, { kind: 'closed', type: 'ws', everOpened: true, clean: true, at }, WINDOW);
+        const step = autoStep(s, { kind: 'closed', type: 'ws', everOpened: true, clean: true, answered: false, at }, WINDOW);
         expect(step.downgrade).toBe(false);
         expect(step.state.wsFlaky).toBe(0);
       }),
@@ -89,7 +91,7 @@ describe('auto policy (properties)', () => {
         for (const { lived, clean } of lives) {
           s = autoStep(s, { kind: 'opened', type: 'ws', at: t }, WINDOW).state;
           t += lived;
-          const step = autoStep(s, { kind: 'closed', type: 'ws', everOpened: true, clean, at: t }, WINDOW);
+          const step = autoStep(s, { kind: 'closed', type: 'ws', everOpened: true, clean, answered: false, at: t }, WINDOW);
           flaky = !clean && lived < WINDOW ? flaky + 1 : 0;
           expect(step.downgrade).toBe(flaky >= 2);
           if (step.downgrade) return;
@@ -115,6 +117,7 @@ describe('auto policy (properties)', () => {
             armed = false;
           } else expect(step.remember).toBeUndefined();
           if (step.downgrade) armed = true;
+          if (inp.kind === 'closed' && inp.type === 'ajax' && !inp.everOpened && !inp.answered && s.useAjax) armed = false; // server down
           s = step.state;
         }
       }),
@@ -123,11 +126,65 @@ describe('auto policy (properties)', () => {
 
   it('Ajax events never change the WebSocket bookkeeping', () => {
     fc.assert(
-      fc.property(fc.boolean(), fc.array(input, { maxLength: 20 }), fc.boolean(), fc.boolean(), fc.nat(100_000), (useAjax, prefix, everOpened, clean, at) => {
+      fc.property(fc.boolean(), fc.array(input, { maxLength: 20 }), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat(100_000), (useAjax, prefix, everOpened, clean, answered, at) => {
         const s = run(initialAutoState(useAjax), prefix).state;
-        expect(autoStep(s, { kind: 'closed', type: 'ajax', everOpened, clean, at }, WINDOW)).toEqual({ state: s, downgrade: false });
+        const closed = autoStep(s, { kind: 'closed', type: 'ajax', everOpened, clean, answered, at }, WINDOW);
+        expect(closed.downgrade).toBe(false);
+        expect(closed.remember).toBeUndefined();
+        const ws = ({ wsEverOpened, wsOpenedAt, wsFlaky }: AutoState) => ({ wsEverOpened, wsOpenedAt, wsFlaky });
+        expect(ws(closed.state)).toEqual(ws(s));
         const opened = autoStep(s, { kind: 'opened', type: 'ajax', at }, WINDOW).state;
         expect({ ...opened, rememberOnAjaxOpen: s.rememberOnAjaxOpen }).toEqual(s);
+      }),
+    );
+  });
+});
+
+/** Issue 9 item 6 (auto): a server that is down refuses both transports; that is no reason to pin Ajax. */
+describe('auto policy: a server that is down is not a blocked WebSocket (properties)', () => {
+  /** What a down server gives: every attempt of either kind fails with no HTTP answer. */
+  const refused = (type: 'ws' | 'ajax', at: number): AutoInput => ({ kind: 'closed', type, everOpened: false, clean: false, answered: false, at });
+
+  it('while every attempt is refused, nothing is remembered and the attempt after an Ajax failure is WebSocket', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(100_000), { minLength: 1, maxLength: 40 }), (times) => {
+        let s = initialAutoState(false);
+        for (const at of times) {
+          const type = s.useAjax ? 'ajax' : 'ws'; // what the client connects next
+          const step = autoStep(s, refused(type, at), WINDOW);
+          expect(step.remember).toBeUndefined();
+          if (type === 'ajax') expect(step.state.useAjax).toBe(false); // back to WebSocket first
+          s = step.state;
+        }
+      }),
+    );
+  });
+
+  it('the server comes back: the first connection after a refused Ajax attempt is WebSocket, which opens and is kept', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.nat(100_000), (downFor, at) => {
+        let s = initialAutoState(false);
+        for (let i = 0; i < downFor; i++) s = autoStep(s, refused(s.useAjax ? 'ajax' : 'ws', at), WINDOW).state;
+        if (s.useAjax) s = autoStep(s, refused('ajax', at), WINDOW).state; // the probe right after the WebSocket failure
+        expect(s.useAjax).toBe(false);
+        const opened = autoStep(s, { kind: 'opened', type: 'ws', at }, WINDOW);
+        expect(opened.remember).toBeUndefined();
+        expect(opened.state.useAjax).toBe(false);
+      }),
+    );
+  });
+
+  it('HTTP works and WebSocket does not: the Ajax probe opens and the fallback is remembered', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.nat(100_000), (answered, at) => {
+        const down = autoStep(initialAutoState(false), { kind: 'closed', type: 'ws', everOpened: false, clean: false, answered, at }, WINDOW);
+        expect(down.downgrade).toBe(true);
+        const opened = autoStep(down.state, { kind: 'opened', type: 'ajax', at }, WINDOW);
+        expect(opened.remember).toBe(true);
+        expect(opened.state.useAjax).toBe(true);
+        // An Ajax attempt that got an HTTP answer (a 5xx, a 403) is not a down server: stay on Ajax.
+        const answeredFail = autoStep(down.state, { kind: 'closed', type: 'ajax', everOpened: false, clean: false, answered: true, at }, WINDOW);
+        expect(answeredFail.state.useAjax).toBe(true);
       }),
     );
   });

@@ -9,7 +9,7 @@ import type { ServerOptions } from '@sente-rx/server';
 import { filter, firstValueFrom, lastValueFrom, map, skip, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { client, collect, startServer, type TestServer, whenClosed, whenOpen } from '@sente-rx/fixtures';
-import { capturingLogger, current, handled, hits, httpLog, record, waitFor, within } from './contract-support.js';
+import { capturingLogger, current, handled, httpLog, record, waitFor, within } from './contract-support.js';
 
 type Kind = 'ws' | 'ajax' | 'auto';
 
@@ -374,40 +374,44 @@ describe.each<{ type: Kind; actual: 'ws' | 'ajax' }>([
       expect((await srv.next('test/note')).data).toBe('ok');
     });
 
-    it('a client with a wrong token never opens (it keeps being refused)', async () => {
+    it('a client with a wrong token is refused (403) once and stops: lastClose unauthorized, no retry (issue 9 item 8)', async () => {
       const srv = await server(csrf);
       const log = httpLog(srv.server);
       const { c, rec } = connect(srv, 'mallory', {}, 'wrong');
-      await hits(log, 4, (h) => h.clientId === c.clientId);
-      expect(rec.states.some(([, s]) => s.open)).toBe(false);
-      expect(c.state.everOpened).toBe(false);
+      const [, s] = await rec.nextState(([, x]) => x.lastClose?.reason === 'unauthorized');
+      expect(s.lastClose).toEqual({ udt: expect.any(Number), reason: 'unauthorized', status: 403 });
+      expect(s.udtNextReconnect).toBeUndefined();
+      expect(log.hits.filter((h) => h.clientId === c.clientId)).toHaveLength(1);
+      expect(rec.states.some(([, x]) => x.open)).toBe(false);
       expect(rec.data('chsk/handshake')).toEqual([]);
       expect(current(srv.chsk.connectedUids$).any.has('mallory')).toBe(false);
     });
 
-    it('a token function is re-read on every connect', async () => {
+    it('a token function is re-read on every connect: reconnect() after a refusal uses the fresh token', async () => {
       const srv = await server(csrf);
-      const log = httpLog(srv.server);
       let token = 'wrong';
       let reads = 0;
       const { c, rec } = connect(srv, 'alice', {}, () => {
         reads++;
         return token;
       });
-      await hits(log, 2, (h) => h.clientId === c.clientId);
-      expect(rec.states.some(([, s]) => s.open)).toBe(false);
+      await rec.nextState(([, x]) => x.lastClose?.reason === 'unauthorized');
       const readsBefore = reads;
       token = 'secret';
-      await whenOpen(c); // the next retry reads the new token
+      const opened = rec.nextState(([, x]) => x.open);
+      c.reconnect(); // what the app does once it has refreshed its session
+      await opened;
       expect(reads).toBeGreaterThan(readsBefore);
-      // And again after a requested reconnect: a token that went bad keeps it closed.
+      // And again after a requested reconnect: a token that went bad stops it again.
       token = 'wrong';
-      const seen = log.hits.filter((h) => h.clientId === c.clientId).length;
+      const refused = rec.nextState(([, x]) => x.lastClose?.reason === 'unauthorized');
       c.reconnect();
-      await hits(log, seen + 3, (h) => h.clientId === c.clientId);
+      await refused;
       expect(c.state.open).toBe(false);
       token = 'secret';
-      await whenOpen(c);
+      const back = rec.nextState(([, x]) => x.open);
+      c.reconnect();
+      await back;
     });
   });
 });

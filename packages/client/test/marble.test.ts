@@ -42,7 +42,7 @@ class FakeWs implements WebSocketLike {
   open(uid = 'u'): void {
     this.readyState = 1;
     this.onopen?.({});
-    this.deliver([['chsk/handshake', [uid, null, true]], null]);
+    this.deliver([['chsk/handshake', [uid, null, null, true]], null]);
   }
   deliver(value: unknown): void {
     this.onmessage?.({ data: JSON.stringify(value) });
@@ -66,11 +66,13 @@ function fakeCtor(behaviour: Behaviour, created?: Subject<FakeWs>): ClientOption
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 // Keep-alive off unless a test is about it: a recurring timer would keep flush() going forever.
 const base: ClientOptions = { type: 'ws', host: 'test', protocol: 'http:', storage: null, wsKeepAliveMs: 0 };
+// The request tests flush() after the open and count from there: no stable-connection timer (5 s) in the way.
+const noTimers: ClientOptions = { ...base, stableMs: 0 };
 
 describe('request timeout (marbles)', () => {
   it('errors chsk/timeout exactly timeoutMs after the send when no reply comes', () => {
     newScheduler().run(({ expectObservable, flush }) => {
-      const c = createChannelSocketClient('/chsk', null, { ...base, WebSocket: fakeCtor((ws) => ws.open()) });
+      const c = createChannelSocketClient('/chsk', null, { ...noTimers, WebSocket: fakeCtor((ws) => ws.open()) });
       flush(); // open at 1 ms
       expectObservable(c.send(['t/req', 1], { timeoutMs: 100 })).toBe('- 100ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
       flush();
@@ -82,7 +84,7 @@ describe('request timeout (marbles)', () => {
   it('emits the reply once and completes when it comes in time; a late duplicate is ignored', () => {
     newScheduler().run(({ expectObservable, flush }) => {
       const c = createChannelSocketClient('/chsk', null, {
-        ...base,
+        ...noTimers,
         WebSocket: fakeCtor((ws) => {
           ws.onSend = (msg) => {
             const [ev, cbId] = msg as [unknown[], string | null];

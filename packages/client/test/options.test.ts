@@ -108,7 +108,7 @@ describe('wsConnectTimeoutMs', () => {
 
 describe('server send buffers', () => {
   it('flush: true sends the buffered events first, then this one, at once', async () => {
-    const srv = await server({ sendBufMs: { ws: 5_000, ajax: 5_000 } });
+    const srv = await server({ batching: 'window', sendBufMs: { ws: 5_000, ajax: 5_000 } });
     const c = track(client(srv.port, { uid: 'f' }));
     await whenOpen(c);
     const got = firstValueFrom(c.recv$.pipe(filter((m) => m.id.startsWith('test/')), take(3), toArray(), timeout(2_000)));

@@ -1,5 +1,6 @@
 /** The request manager in virtual time: cbIds, timeouts, settling, failAll and unsubscribe. */
 import { ChskError, silentLogger } from '@sente-rx/core';
+import { defer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createRequests } from '../src/requests.js';
@@ -90,6 +91,102 @@ describe('request manager (virtual time)', () => {
       flush();
       expect(r.size).toBe(0);
       expect(ignored).toEqual([{ cbId: id }]); // the late reply only; the dropped timer never fired
+    });
+  });
+
+  it('one timeout sweep serves requests of different timeouts: each fails at its own time, in any order of sending', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const r = createRequests(scheduler, silentLogger);
+      const timedOut = new ChskError('chsk/timeout', 'no reply within timeoutMs');
+      const long = r.request(() => true, 1_000);
+      const short = r.request(() => true, 100); // earlier than the one already armed
+      let answeredId = '';
+      const answered = r.request((cbId) => ((answeredId = cbId), true), 50);
+      cold('40ms x').subscribe(() => r.settle(answeredId, 'ok'));
+      // sent at 500, when no sweep is armed: armed afresh for 700
+      const later = defer(() => r.request(() => true, 200));
+      expectObservable(later, '500ms ^').toBe('700ms #', undefined, timedOut);
+      expectObservable(answered).toBe('40ms (o|)', { o: 'ok' });
+      expectObservable(short).toBe('100ms #', undefined, timedOut);
+      expectObservable(long).toBe('1000ms #', undefined, timedOut);
+      flush();
+      expect(r.size).toBe(0);
+    });
+  });
+
+  it('a request settled before anyone subscribed replays its outcome to every later subscriber', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ expectObservable }) => {
+      const r = createRequests(scheduler, silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      r.settle(id, { n: 1 });
+      expectObservable(req).toBe('(r|)', { r: { n: 1 } });
+      expectObservable(req, '30ms ^').toBe('30ms (r|)', { r: { n: 1 } });
+    });
+  });
+
+  describe('chsk/issues (the server refused a request by its contract, PROTOCOL.md §8)', () => {
+    const errorOf = (o: ReturnType<ReturnType<typeof createRequests>['request']>): unknown => {
+      let e: unknown;
+      o.subscribe({ error: (err: unknown) => (e = err) });
+      return e;
+    };
+
+    it('the chsk/error reply of a request with issues carries them; the entry then is gone', () => {
+      const r = createRequests(newScheduler(), silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      r.noteIssues([id, [{ path: ['text'], message: 'Too big' }]]);
+      expect(r.size).toBe(1); // the issues alone do not settle it
+      r.settle(id, 'chsk/error');
+      const e = errorOf(req);
+      expect(e).toBeInstanceOf(ChskError);
+      expect((e as ChskError).code).toBe('chsk/error');
+      expect((e as ChskError).issues).toEqual([{ path: ['text'], message: 'Too big' }]);
+      expect((e as ChskError).message).toContain('text: Too big');
+      expect(r.size).toBe(0);
+    });
+
+    it('keeps issues only for a pending request: unknown, late and malformed ones are ignored', () => {
+      const r = createRequests(newScheduler(), silentLogger);
+      const ids: string[] = [];
+      const a = r.request((cbId) => (ids.push(cbId), true), 100);
+      const b = r.request((cbId) => (ids.push(cbId), true), 100);
+      r.noteIssues(['nope', [{ path: [], message: 'x' }]]); // no such request
+      r.noteIssues([ids[0], 'not an array']);
+      r.noteIssues('garbage');
+      r.noteIssues([ids[1], [{ path: ['q'], message: 'for b' }]]);
+      r.settle(ids[0]!, 'chsk/error');
+      expect((errorOf(a) as ChskError).issues).toBeUndefined();
+      r.settle(ids[1]!, 'chsk/error');
+      expect((errorOf(b) as ChskError).issues).toEqual([{ path: ['q'], message: 'for b' }]);
+      r.noteIssues([ids[1], [{ path: [], message: 'late' }]]); // settled: nothing is kept
+      expect(r.size).toBe(0);
+    });
+
+    it('a chsk/error after issues of another code is not decorated: timeouts and closes stay bare', () => {
+      const scheduler = newScheduler();
+      scheduler.run(({ expectObservable }) => {
+        const r = createRequests(scheduler, silentLogger);
+        let id = '';
+        const req = r.request((cbId) => ((id = cbId), true), 50);
+        r.noteIssues([id, [{ path: [], message: 'x' }]]);
+        expectObservable(req).toBe('50ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
+      });
+    });
+
+    it('bounds what a hostile server sends: at most 20 issues, messages cut at 500 characters, odd path segments dropped', () => {
+      const r = createRequests(newScheduler(), silentLogger);
+      let id = '';
+      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const many = Array.from({ length: 1_000 }, (_, i) => ({ path: ['a', i, { evil: true }, null], message: 'm'.repeat(10_000) }));
+      r.noteIssues([id, many]);
+      r.settle(id, 'chsk/error');
+      const issues = (errorOf(req) as ChskError).issues ?? [];
+      expect(issues).toHaveLength(20);
+      expect(issues[3]).toEqual({ path: ['a', 3], message: 'm'.repeat(500) });
     });
   });
 });

@@ -16,7 +16,7 @@ const events = defineEvents({
     'chat/confirm': { data: z.object({ question: z.string() }), reply: z.boolean() },
   },
 });
-type Base = Omit<ClientEventMsg, 'event' | 'id' | 'data'>;
+type Base = Omit<ClientEventMsg, 'event' | 'id' | 'data' | 'reply'>;
 type Msg = ClientEventMsgOf<typeof events, Base>;
 const base: Base = { send: () => { throw new Error('not used'); } };
 

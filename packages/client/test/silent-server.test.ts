@@ -22,7 +22,7 @@ async function silentServer(): Promise<{ port: number; sockets: WsSocket[]; conn
     const socket = sockets.push(ws) - 1;
     ws.on('error', () => undefined);
     ws.on('message', (data) => received.next({ socket, msg: JSON.parse(String(data)) as unknown }));
-    ws.send(JSON.stringify([['chsk/handshake', ['quiet', null, true]], null]));
+    ws.send(JSON.stringify([['chsk/handshake', ['quiet', null, null, true]], null]));
   });
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
   cleanup = async () => {

@@ -30,3 +30,27 @@ export function backoffMs(attempt: number, opts: BackoffOptions = {}): number {
 export function fullJitterBackoff(opts: BackoffOptions = {}): (attempt: number) => number {
   return (attempt) => backoffMs(attempt, opts);
 }
+
+/** The longest delay a timer can hold: Node (and browsers) run a longer one after 1 ms. */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647; // 2^31 − 1 ms, about 24.8 days
+
+/** What a `backoffMs(attempt)` result means (see {@link checkBackoffDelay}). */
+export type BackoffDelay =
+  | { readonly kind: 'delay'; readonly ms: number; readonly clamped?: true }
+  | { readonly kind: 'stop' }
+  | { readonly kind: 'invalid'; readonly value: unknown };
+
+/**
+ * Checks a `backoffMs(attempt)` result before it reaches a timer:
+ * - a finite number in [0, 2^31 − 1]: that delay (fractions are kept; the scheduler rounds);
+ * - a finite number above 2^31 − 1: clamped to 2^31 − 1 (a timer cannot wait longer);
+ * - `Infinity`: stop reconnecting until `reconnect()`;
+ * - anything else (NaN, a negative number, −Infinity, not a number): invalid; the client logs an
+ *   error and uses the default backoff for that attempt.
+ */
+export function checkBackoffDelay(value: unknown): BackoffDelay {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) return { kind: 'invalid', value };
+  if (value === Infinity) return { kind: 'stop' };
+  if (value > MAX_TIMER_DELAY_MS) return { kind: 'delay', ms: MAX_TIMER_DELAY_MS, clamped: true };
+  return { kind: 'delay', ms: value };
+}

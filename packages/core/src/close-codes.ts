@@ -1,5 +1,5 @@
 /** WebSocket close codes sente-rx uses; PROTOCOL.md says when each is sent. */
-export const CloseCode = Object.freeze({
+export const CloseCode = /* @__PURE__ */ Object.freeze({
   /** Client `disconnect()`/`reconnect()`, or a replaced socket. */
   NORMAL: 1000,
   /** Server `close()`. */

@@ -2,7 +2,9 @@
  * The envelope: every message, in either direction and over either transport, is the packer's
  * encoding of `[payload, cbId | null]` (Sente v1.21's format). See PROTOCOL.md for the catalogue.
  */
-import { asEvent, type ChskEvent, isEvent, isReservedId, preview, type Uid } from './event.js';
+import { asEvent, type ChskEvent, isEvent, isReservedId, NIL_UID, preview, type Uid } from './event.js';
+import type { EnvelopeKind, Packed, Packer } from './packer.js';
+import { ReservedId } from './protocol.js';
 
 /** Correlates a request with its reply: 1–64 characters, opaque to the server. */
 export type CbId = string;
@@ -20,17 +22,88 @@ export const LP_TIMEOUT = 'chsk/timeout';
 export const DUMMY_CB_200 = 'chsk/dummy-cb-200';
 export const HANDSHAKE = 'chsk/handshake';
 
+/**
+ * The data of the client's local `chsk/handshake` event (DESIGN.md §3). The wire layout differs
+ * (Sente's `[uid, null, handshakeData, first?]`, see {@link handshakeEnvelope}); the client
+ * builds this tuple from it.
+ */
 export type HandshakeData = readonly [uid: Uid, handshakeData: unknown, firstHandshake: boolean];
 
 // ---- encoders ---------------------------------------------------------------------------------
 
 export const envelope = (payload: unknown, cbId: CbId | null = null): Envelope => [payload, cbId];
-/** `position`: the Ajax log position the client starts from, as a 4th element (PROTOCOL.md "Ajax positions"). */
-export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first: boolean, position?: string): Envelope => [
-  [HANDSHAKE, position === undefined ? [uid, handshakeData ?? null, first] : [uid, handshakeData ?? null, first, position]],
+/**
+ * The handshake in Sente's layout: `["chsk/handshake", [uid, null, handshakeData, first?]]`.
+ * Index 1 is Sente's old csrf-token slot, always `null`. `first` (the server had no entry for
+ * this client id) is sente-rx's own fourth element, left out when `undefined`: Sente's client
+ * reads `[uid _ handshake-data]` and ignores it either way.
+ */
+export const handshakeEnvelope = (uid: Uid, handshakeData: unknown, first?: boolean): Envelope => [
+  [HANDSHAKE, first === undefined ? [uid, null, handshakeData ?? null] : [uid, null, handshakeData ?? null, first]],
   null,
 ];
 export const batchEnvelope = (events: readonly ChskEvent[]): Envelope => [events, null];
+
+/** An envelope together with the {@link EnvelopeKind} that packs it. */
+export interface KindedEnvelope {
+  readonly value: Envelope;
+  readonly kind: EnvelopeKind;
+}
+
+const kinded = (kind: EnvelopeKind, payload: unknown, cbId: CbId | null = null): KindedEnvelope => ({ value: [payload, cbId], kind });
+
+/**
+ * Every envelope sente-rx sends, built with its kind, so no call site picks a kind by hand
+ * (PROTOCOL.md §1.1). Pack one with {@link packEnvelope}.
+ */
+export const Envelopes = Object.freeze({
+  /** S→C, see {@link handshakeEnvelope}. */
+  handshake: (uid: Uid, handshakeData: unknown, first?: boolean): KindedEnvelope => ({ value: handshakeEnvelope(uid, handshakeData, first), kind: 'handshake' }),
+  /** S→C push batch `[[ev, …], null]`. */
+  batch: (events: readonly ChskEvent[]): KindedEnvelope => ({ value: batchEnvelope(events), kind: 'server-batch' }),
+  /** S→C a handler's reply (user data): `[value, cbId]` over WebSocket, `[value, null]` for an Ajax POST. */
+  reply: (value: unknown, cbId: CbId | null): KindedEnvelope => kinded('reply', value, cbId),
+  /** S→C `["pong", cbId]`. */
+  pong: (cbId: CbId): KindedEnvelope => kinded('pong', PONG, cbId),
+  /** S→C `["chsk/ws-ping", null]`. */
+  wsPing: (): KindedEnvelope => kinded('ws-ping', WS_PING),
+  /** S→C `["chsk/timeout", null]`: an empty long poll, or an Ajax POST whose handler did not reply. */
+  lpTimeout: (): KindedEnvelope => kinded('lp-timeout', LP_TIMEOUT),
+  /** S→C `["chsk/dummy-cb-200", null]`: the answer to an Ajax POST without cb. */
+  dummyCb200: (): KindedEnvelope => kinded('dummy-cb-200', DUMMY_CB_200),
+  /** S→C `["chsk/closed", cbId]`: the server closed before the reply. */
+  closed: (cbId: CbId | null): KindedEnvelope => kinded('closed', ReservedId.CLOSED, cbId),
+  /** S→C `["chsk/error", cbId]`: the request could not be handled (or its reply packed). */
+  error: (cbId: CbId | null): KindedEnvelope => kinded('error', ReservedId.ERROR, cbId),
+  /** C→S over WebSocket: `[event, cbId | null]` (the keep-alive ping and pong too). */
+  clientEvent: (event: ChskEvent, cbId: CbId | null): KindedEnvelope => kinded('client-event', event, cbId),
+  /** C→S Ajax POST: `[event, "ajax" | null]` (Sente's `:ajax` marker when a reply is wanted). */
+  ajaxEvent: (event: ChskEvent, wantsReply: boolean): KindedEnvelope => kinded('ajax-event', event, wantsReply ? AJAX_CB_ID : null),
+});
+
+/** Packs an envelope with its kind. Throws what the packer throws. */
+export const packEnvelope = (packer: Packer, e: KindedEnvelope): Packed => packer.pack(e.value, e.kind);
+
+/**
+ * Packs the handshake for `packer`: with Sente's formats (`senteFormat`) exactly Sente's
+ * 3-element `[uid, null, handshakeData]`, byte for byte what a Sente v1.21 server sends; with
+ * the others the fourth element `first` too.
+ */
+export const packHandshake = (packer: Packer, uid: Uid, handshakeData: unknown, first: boolean): Packed =>
+  packEnvelope(packer, Envelopes.handshake(uid, handshakeData, packer.senteFormat === true ? undefined : first));
+
+/**
+ * A uid as it came in a handshake, as a sente-rx `Uid` (a string). Sente allows any value as a
+ * uid (#233): a string stays itself (EDN and Transit read keywords as their names, so
+ * `:sente/nil-uid` is already `NIL_UID`), `null` is `NIL_UID` (Sente's nil uid), numbers,
+ * bigints and booleans become their decimal text, and anything else its JSON text.
+ */
+export function uidFromWire(x: unknown): Uid {
+  if (typeof x === 'string') return x;
+  if (x === null || x === undefined) return NIL_UID;
+  if (typeof x === 'number' || typeof x === 'bigint' || typeof x === 'boolean') return String(x);
+  return preview(x, Infinity);
+}
 
 // ---- decoders ---------------------------------------------------------------------------------
 
@@ -77,20 +150,24 @@ export function parseServerMessage(x: unknown): Parsed<ServerMessage> {
   if (payload === LP_TIMEOUT) return { ok: true, value: { kind: 'lp-timeout' } };
   if (Array.isArray(payload)) {
     if (payload[0] === HANDSHAKE) {
+      // Sente's layout [uid, _, handshakeData, first?]: index 1 is ignored, as Sente's client does.
       const hs: unknown = payload[1];
-      if (!Array.isArray(hs) || typeof hs[0] !== 'string') {
-        return fail(`handshake must be ["chsk/handshake", [uid, handshakeData, first]], got ${preview(payload, 80)}`);
+      if (!Array.isArray(hs) || hs.length === 0) {
+        return fail(`handshake must be ["chsk/handshake", [uid, null, handshakeData, first?]], got ${preview(payload, 80)}`);
       }
-      return { ok: true, value: { kind: 'handshake', uid: hs[0], handshakeData: hs[1] ?? null, first: hs[2] === true } };
+      return { ok: true, value: { kind: 'handshake', uid: uidFromWire(hs[0]), handshakeData: hs[2] ?? null, first: hs[3] === true } };
     }
     return { ok: true, value: { kind: 'batch', events: payload.map(asEvent) } };
   }
   return fail(`unknown server payload ${preview(payload, 80)}`);
 }
 
-/** Classifies a message sent by a client; the payload must be a valid event. */
+/**
+ * Classifies a message sent by a client; the payload must be a valid event. A 1-element
+ * `[event]` is taken as `[event, null]` (Sente's server accepts it; Sente ≤ 1.20 clients send it).
+ */
 export function parseClientMessage(x: unknown): Parsed<ClientMessage> & { cbId?: CbId | null } {
-  const env = parseEnvelope(x);
+  const env = parseEnvelope(Array.isArray(x) && x.length === 1 ? [x[0], null] : x);
   if (!env.ok) return env;
   const [payload, cbId] = env.value;
   if (!isEvent(payload)) {

@@ -20,18 +20,24 @@ export {
   classifyClientMessage,
   DUMMY_CB_200,
   envelope,
+  Envelopes,
   HANDSHAKE,
   handshakeEnvelope,
   LP_TIMEOUT,
   MAX_CB_ID_LENGTH,
+  packEnvelope,
+  packHandshake,
   parseClientMessage,
   parseEnvelope,
   parseServerMessage,
   PONG,
+  uidFromWire,
   WS_PING,
   WS_PONG,
 } from './envelope.js';
-export type { CbId, ClientMessage, ClientMessageKind, Envelope, HandshakeData, Parsed, ServerMessage } from './envelope.js';
+export type { CbId, ClientMessage, ClientMessageKind, Envelope, HandshakeData, KindedEnvelope, Parsed, ServerMessage } from './envelope.js';
+export { ajaxPostRequest, encodeAjaxForm, isFormContentType, readAjaxPost } from './ajax-form.js';
+export type { AjaxPostBody, AjaxPostRequest } from './ajax-form.js';
 export { CloseCode, DEFAULT_MAX_MESSAGE_BYTES } from './close-codes.js';
 export {
   CLIENT_ID_MAX_LENGTH,
@@ -52,6 +58,7 @@ export type { EnvelopeKind, Packed, Packer } from './packer.js';
 // errors
 export { ChskError, isChskError, isReplyErrorValue, REPLY_ERROR_VALUES } from './errors.js';
 export type { ChskErrorCode, ReplyErrorValue, ValidationIssue } from './errors.js';
+export { MAX_ISSUES, sanitizeIssues } from './wire-issues.js';
 
 // typed contract, routers, the first-subscriber buffer
 export { defineEvents, describeIssues, validateIncoming, validateReply, validationError } from './contract.js';
@@ -94,10 +101,12 @@ export type { FirstSubscriberBufferOptions } from './replay-first.js';
 // client state model
 export {
   initialState,
+  onAjaxError,
   onAjaxSuccess,
   onClosed,
   onHandshake,
   onReconnectScheduled,
+  onUnauthorized,
   onWsClose,
   onWsError,
   transition,
@@ -109,8 +118,8 @@ export { readonlyBehaviorSubject } from './readonly-subject.js';
 export type { ReadonlyBehaviorSubject } from './readonly-subject.js';
 
 // backoff, ids, logging
-export { backoffMs, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';
+export { backoffMs, checkBackoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, fullJitterBackoff, MAX_TIMER_DELAY_MS } from './backoff.js';
+export type { BackoffDelay, BackoffOptions } from './backoff.js';
 export { randomUuid } from './ids.js';
 export { consoleLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';

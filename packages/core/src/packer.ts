@@ -75,7 +75,7 @@ export interface Packer {
 
 const decoder = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true });
 
-export const jsonPacker: Packer = Object.freeze({
+export const jsonPacker: Packer = /* @__PURE__ */ Object.freeze({
   binary: false,
   senteFormat: false,
   pack(value: unknown): string {

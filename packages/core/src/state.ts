@@ -16,7 +16,11 @@ export type CloseReason =
   | 'requested-reconnect'
   | 'downgrading-ws-to-ajax'
   | 'ws-ping-timeout'
-  | 'ws-error';
+  | 'ws-error'
+  /** The server refused a handshake or a poll with HTTP 401 or 403: no retry until `reconnect()`. */
+  | 'unauthorized'
+  /** More than `maxBufferedBytes` waited to be sent (a server that does not read): closed, reconnect with backoff. */
+  | 'send-buffer-full';
 
 export interface ChskState {
   /** The requested type until the first handshake, then the transport in use. */
@@ -27,7 +31,13 @@ export interface ChskState {
   readonly handshakeData: unknown;
   readonly lastWsError?: { readonly udt: number; readonly message?: string };
   readonly lastWsClose?: { readonly udt: number; readonly code: number; readonly reason: string; readonly clean: boolean };
-  readonly lastClose?: { readonly udt: number; readonly reason: CloseReason };
+  /**
+   * The last failed Ajax request (a poll or the handshake answered with an HTTP error, or no
+   * answer at all: `status` 0), on the scheduler's clock, next to `lastWsError`.
+   */
+  readonly lastAjaxError?: { readonly udt: number; readonly status: number };
+  /** Why the channel last closed; `status` is the HTTP status when the reason is 'unauthorized'. */
+  readonly lastClose?: { readonly udt: number; readonly reason: CloseReason; readonly status?: number };
   /** When the next automatic reconnect is due (epoch ms). */
   readonly udtNextReconnect?: number;
   // Transient: present only on the `new` side of the pair in which `open` flipped.
@@ -71,6 +81,18 @@ export function onClosed(s: ChskState, reason: CloseReason, udt: number): ChskSt
   const b = without(base(s), 'udtNextReconnect');
   if (!b.open) return b;
   return { ...b, open: false, lastClose: { udt, reason } };
+}
+
+/**
+ * The server refused with HTTP 401 or 403 (a handshake, an upgrade or a poll): `lastClose` says
+ * so even when the channel was not open (a refused reconnect), and no retry is due.
+ */
+export function onUnauthorized(s: ChskState, status: number, udt: number): ChskState {
+  return { ...without(base(s), 'udtNextReconnect'), open: false, lastClose: { udt, reason: 'unauthorized', status } };
+}
+
+export function onAjaxError(s: ChskState, udt: number, status: number): ChskState {
+  return { ...base(s), lastAjaxError: { udt, status } };
 }
 
 export function onReconnectScheduled(s: ChskState, udt: number): ChskState {

@@ -7,6 +7,7 @@ import {
   isChskError,
   isEvent,
   jsonPacker,
+  NIL_UID,
   classifyClientMessage,
   parseClientMessage,
   parseEnvelope,
@@ -55,10 +56,26 @@ describe('envelope', () => {
   });
 
   it('classifies server messages', () => {
-    expect(parseServerMessage([['chsk/handshake', ['u', { a: 1 }, true]], null])).toEqual({
+    // Sente's layout [uid, _, handshakeData, first?]
+    expect(parseServerMessage([['chsk/handshake', ['u', null, { a: 1 }, true]], null])).toEqual({
       ok: true,
       value: { kind: 'handshake', uid: 'u', handshakeData: { a: 1 }, first: true },
     });
+    expect(parseServerMessage([['chsk/handshake', ['u', null, { a: 1 }]], null])).toEqual({
+      ok: true,
+      value: { kind: 'handshake', uid: 'u', handshakeData: { a: 1 }, first: false },
+    });
+    // Sente allows any uid (#233): nil is NIL_UID, numbers and other values become text
+    const uidOf = (uid: unknown): unknown => {
+      const m = parseServerMessage([['chsk/handshake', [uid, null, null]], null]);
+      return m.ok && m.value.kind === 'handshake' ? m.value.uid : m;
+    };
+    expect(uidOf('sente/nil-uid')).toBe(NIL_UID);
+    expect(uidOf(null)).toBe(NIL_UID);
+    expect(uidOf(42)).toBe('42');
+    expect(uidOf(12345678901234567890n)).toBe('12345678901234567890');
+    expect(uidOf(['a', 1])).toBe('["a",1]');
+    expect(parseServerMessage([['chsk/handshake', []], null]).ok).toBe(false);
     expect(parseServerMessage(['chsk/ws-ping', null])).toEqual({ ok: true, value: { kind: 'ping' } });
     expect(parseServerMessage(['chsk/timeout', null])).toEqual({ ok: true, value: { kind: 'lp-timeout' } });
     expect(parseServerMessage([{ r: 1 }, 'c1'])).toEqual({ ok: true, value: { kind: 'reply', cbId: 'c1', value: { r: 1 } } });
@@ -68,6 +85,13 @@ describe('envelope', () => {
     });
     expect(parseServerMessage([['chsk/handshake', 'bad'], null]).ok).toBe(false);
     expect(parseServerMessage([42, null]).ok).toBe(false);
+  });
+
+  it('takes a 1-element [event] from a client as [event, null] (Sente accepts it)', () => {
+    expect(parseClientMessage([['a/b', 1]])).toEqual({ ok: true, value: { event: ['a/b', 1], cbId: null } });
+    expect(classifyClientMessage([['chsk/ws-pong']])).toEqual({ kind: 'pong', event: ['chsk/ws-pong'], cbId: null });
+    expect(classifyClientMessage([42])).toEqual({ kind: 'bad-event', reason: expect.any(String), cbId: null });
+    expect(classifyClientMessage([]).kind).toBe('not-an-envelope');
   });
 
   it('classifies client messages, keeping the cbId of an invalid event', () => {

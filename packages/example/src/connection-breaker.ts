@@ -35,9 +35,9 @@ export class ConnectionBreaker {
   }
 
   /**
-   * Watches WebSocket upgrades on `server`, alongside the chsk server's own upgrade listener.
-   * Returns the function that stops watching: call it before the chsk server closes, since Node
-   * only destroys an upgrade request when no listener is left.
+   * Watches WebSocket upgrades on `server`, alongside the chsk server's own upgrade listener
+   * (`attach`), which answers every upgrade nobody takes. This listener never takes one. Returns
+   * the function that stops watching.
    */
   watchUpgrades(server: Server): () => void {
     const listener = (req: IncomingMessage, socket: Duplex): void => this.#track(req, socket, socket);

@@ -15,23 +15,15 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ALL_USERS_WITHOUT_UID, NIL_UID, type ChskEvent, type Logger } from '@sente-rx/core';
-import { createChannelSocketServer, type ServerEventMsg, type ServerOptions } from '@sente-rx/server';
-import { nodeAdapter, requestPath } from '@sente-rx/server/node';
+import { isChskError, type Logger } from '@sente-rx/core';
+import { startServerChskRouter, type ServerChskHandlers, type ServerOptions } from '@sente-rx/server';
+import { requestPath } from '@sente-rx/server/node';
 import { redisBroker } from '@sente-rx/redis';
+import { catchError, map, of } from 'rxjs';
+import { createExampleChsk, type ExampleChsk, type ExampleServerMsg } from './chsk-server.js';
 import { ConnectionBreaker } from './connection-breaker.js';
-import {
-  BROADCAST_COUNT,
-  BROADCAST_LOOP_MS,
-  UID_PATTERN,
-  type BreakMode,
-  type ExampleHandshakeData,
-  type Replies,
-  type ServerEvents,
-  type SessionInfo,
-} from './events.js';
+import { BROADCAST_COUNT, BROADCAST_LOOP_MS, UID_PATTERN, type ExampleHandshakeData, type SessionInfo } from './events.js';
 import { type Sessions, SessionStore, SignedCookieSessions } from './session.js';
 
 export interface ExampleServerOptions {
@@ -60,6 +52,8 @@ export interface ExampleServer {
 }
 
 const CHSK_PATH = '/chsk';
+/** How long the server waits for a tab to answer `example/confirm`. */
+const CONFIRM_TIMEOUT_MS = 30_000; // 30 s
 const MAX_LOGIN_BODY_BYTES = 1_024;
 
 const STATIC_FILES: Readonly<Record<string, readonly [file: string, contentType: string]>> = {
@@ -87,9 +81,10 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
   let loopCount = 0;
   let broadcastRun = 0;
 
-  const chsk = createChannelSocketServer(nodeAdapter(), {
+  const logger = options.chsk?.logger ?? lineLogger(log);
+  const chsk: ExampleChsk = createExampleChsk({
     ...options.chsk,
-    logger: options.chsk?.logger ?? lineLogger(log),
+    logger,
     // The session is the whole auth story: its uid (set by POST /login) and its CSRF token.
     // A request whose session the store does not know gets no reference token, so it is refused
     // (403); the page then fetches a fresh session from GET /session and reconnects.
@@ -98,88 +93,69 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     handshakeData: (): ExampleHandshakeData => ({ loop: loopTimer !== undefined, serverStartedAt }),
   });
 
-  /** Push to one user; anonymous clients share NIL_UID and are reached as ALL_USERS_WITHOUT_UID. */
-  const push = <K extends keyof ServerEvents>(uid: string, id: K, data: ServerEvents[K]): void =>
-    chsk.send(uid === NIL_UID ? ALL_USERS_WITHOUT_UID : uid, [id, data] as ChskEvent);
-  const pushToAll = <K extends keyof ServerEvents>(id: K, data: ServerEvents[K]): void => {
-    for (const uid of chsk.connectedUids$.value.any) push(uid, id, data);
-  };
-  /** Replies when the client asked for a reply; the id only picks the reply's type from events.ts. */
-  const reply = <K extends keyof Replies>(msg: ServerEventMsg, _id: K, value: Replies[K]): void => msg.reply?.(value);
-
   function toggleLoop(): boolean {
     if (loopTimer === undefined) {
-      loopTimer = setInterval(() => pushToAll('example/broadcast-loop', { n: ++loopCount, at: Date.now() }), BROADCAST_LOOP_MS);
+      loopTimer = setInterval(() => chsk.broadcast(['example/broadcast-loop', { n: ++loopCount, at: Date.now() }]), BROADCAST_LOOP_MS);
     } else {
       clearInterval(loopTimer);
       loopTimer = undefined;
     }
     const on = loopTimer !== undefined;
-    pushToAll('example/loop-state', { on });
+    chsk.broadcast(['example/loop-state', { on }]);
     return on;
   }
 
-  /** The server's event router (Sente's `-event-msg-handler` multimethod). Client data is untrusted. */
-  function handle(msg: ServerEventMsg): void {
-    const data: Record<string, unknown> = typeof msg.data === 'object' && msg.data !== null ? (msg.data as Record<string, unknown>) : {};
-    switch (msg.id) {
-      case 'chsk/uidport-open':
-        return log(`uid ${String(msg.data)} connected`);
-      case 'chsk/uidport-close':
-        return log(`uid ${String(msg.data)} disconnected`);
-      case 'chsk/ws-ping':
-      case 'chsk/ws-pong':
-        return;
-      case 'example/hello':
-        return log(`hello from ${msg.uid} (client ${msg.clientId.slice(0, 8)}, ${msg.request.transport}), no reply asked`);
-      case 'example/echo':
-        return reply(msg, 'example/echo', {
-          echoed: { text: String(data.text ?? '').slice(0, 200), at: Number(data.at) || 0 },
-          uid: msg.uid,
-          transport: msg.request.transport,
-        });
-      case 'example/test-broadcast': {
-        const run = ++broadcastRun;
-        const uids = [...chsk.connectedUids$.value.any];
-        log(`test broadcast #${run}: ${BROADCAST_COUNT} events to ${uids.length} user(s)`);
-        for (const uid of uids) for (let i = 0; i < BROADCAST_COUNT; i++) push(uid, 'example/broadcast', { run, i, of: BROADCAST_COUNT });
-        return reply(msg, 'example/test-broadcast', { run, count: BROADCAST_COUNT, uids });
-      }
-      case 'example/toggle-loop': {
-        const on = toggleLoop();
-        log(`broadcast loop ${on ? 'on' : 'off'} (by ${msg.uid})`);
-        return reply(msg, 'example/toggle-loop', { on });
-      }
-      case 'example/connected-uids': {
-        const { any, ws, ajax } = chsk.connectedUids$.value;
-        return reply(msg, 'example/connected-uids', { any: [...any].sort(), ws: [...ws].sort(), ajax: [...ajax].sort() });
-      }
-      case 'example/push': {
-        const to = typeof data.to === 'string' ? data.to : '';
-        const text = String(data.text ?? '').slice(0, 200);
-        if (!UID_PATTERN.test(to)) return reply(msg, 'example/push', { error: `not a uid: ${JSON.stringify(to.slice(0, 40))}` });
-        push(to, 'example/push', { from: msg.uid, text });
-        return reply(msg, 'example/push', { to, online: chsk.connectedUids$.value.any.has(to) });
-      }
-      case 'example/break': {
-        const mode: BreakMode = data.mode === 'silence' ? 'silence' : 'kill';
-        const n = breaker.break(msg.clientId, mode);
-        return log(`break (${mode}) for client ${msg.clientId.slice(0, 8)} of ${msg.uid}: ${n} socket(s)`);
-      }
-      default:
-        if (msg.id.startsWith('chsk/')) return; // the library's own events
-        // As Sente's example: echo anything unknown back when a reply was asked for.
-        if (msg.reply) msg.reply({ unmatchedEventAsEchoedFromServer: msg.event });
-        else log(`unhandled event ${msg.id}`);
-    }
-  }
-
-  const subscription = chsk.recv$.subscribe((msg) => {
-    try {
-      handle(msg);
-    } catch (err) {
-      log(`handler error for ${msg.id}: ${err instanceof Error ? err.stack : String(err)}`);
-    }
+  /**
+   * The server's event router (Sente's `-event-msg-handler` multimethod). Every event was checked
+   * against the contract before it got here, so the data is typed and trusted in shape; a
+   * handler's return value is the reply, and a handler that throws cannot take the server down.
+   */
+  const handlers: ServerChskHandlers<ExampleServerMsg> = {
+    'chsk/uidport-open': (msg) => log(`uid ${msg.data} connected`),
+    'chsk/uidport-close': (msg) => log(`uid ${msg.data} disconnected`),
+    'example/hello': (msg) => log(`hello from ${msg.uid} (client ${msg.clientId.slice(0, 8)}, ${msg.request.transport}), no reply asked`),
+    'example/echo': (msg) => ({ echoed: msg.data, uid: msg.uid, transport: msg.request.transport }),
+    'example/test-broadcast': () => {
+      const run = ++broadcastRun;
+      const uids = [...chsk.connectedUids$.value.any];
+      log(`test broadcast #${run}: ${BROADCAST_COUNT} events to every client (${uids.length} user(s))`);
+      for (let i = 0; i < BROADCAST_COUNT; i++) chsk.broadcast(['example/broadcast', { run, i, of: BROADCAST_COUNT }]);
+      return { run, count: BROADCAST_COUNT, uids };
+    },
+    'example/toggle-loop': (msg) => {
+      const on = toggleLoop();
+      log(`broadcast loop ${on ? 'on' : 'off'} (by ${msg.uid})`);
+      return { on };
+    },
+    'example/connected-uids': () => {
+      const { any, ws, ajax } = chsk.connectedUids$.value;
+      return { any: [...any].sort(), ws: [...ws].sort(), ajax: [...ajax].sort() };
+    },
+    'example/push': (msg) => {
+      const { to, text } = msg.data;
+      if (!UID_PATTERN.test(to)) return { error: `not a uid: ${JSON.stringify(to.slice(0, 40))}` };
+      chsk.send(to, ['example/push', { from: msg.uid, text }]);
+      return { to, online: chsk.connectedUids$.value.any.has(to) };
+    },
+    'example/break': (msg) => {
+      const n = breaker.break(msg.clientId, msg.data.mode);
+      log(`break (${msg.data.mode}) for client ${msg.clientId.slice(0, 8)} of ${msg.uid}: ${n} socket(s)`);
+    },
+    // A server→client request: ask the very tab that clicked, and reply with its answer.
+    'example/ask-me': (msg) =>
+      chsk.request({ uid: msg.uid, clientId: msg.clientId }, ['example/confirm', { question: msg.data.question }], { timeoutMs: CONFIRM_TIMEOUT_MS }).pipe(
+        map((answer) => ({ answer })),
+        catchError((err: unknown) => of({ error: isChskError(err) ? `${err.code}: ${err.message}` : String(err) })),
+      ),
+    // A broadcast: every connected client, named or anonymous, on every transport.
+    'example/note': (msg) => {
+      chsk.broadcast(['example/note', { from: msg.uid, text: msg.data.text }]);
+      return { sent: true };
+    },
+  };
+  const subscription = startServerChskRouter(chsk.recv$, handlers, {
+    logger,
+    errorHandler: (err, msg) => log(`handler error for ${msg.id}: ${err instanceof Error ? err.stack : String(err)}`),
   });
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -258,13 +234,10 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  // Upgrades are routed as requests are (by requestPath), and every one gets an answer: ours go to
-  // the chsk server, any other path gets a 404 instead of an open socket nobody serves.
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (requestPath(req) === CHSK_PATH) return chsk.handleUpgrade(req, socket, head);
-    socket.on('error', () => socket.destroy());
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 9\r\n\r\nNot found');
-  });
+  // attach matches the path with requestPath (no request line makes it throw) and answers every
+  // upgrade no listener takes with 400. The breaker's watcher is our only other upgrade listener
+  // and never takes a socket, so there is nothing to wait for: unhandledUpgradeMs 0.
+  chsk.attach(server, { path: CHSK_PATH, unhandledUpgradeMs: 0 });
   const unwatchUpgrades = breaker.watchUpgrades(server);
 
   await new Promise<void>((resolve, reject) => {
@@ -286,8 +259,8 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
       (closing ??= (async () => {
         if (loopTimer !== undefined) clearInterval(loopTimer);
         loopTimer = undefined;
-        // Node destroys an upgrade request nobody listens for; with our watcher still attached, a
-        // client reconnecting mid-shutdown would be handed to the watcher alone and never closed.
+        // The watcher would only keep tracking sockets of clients reconnecting mid-shutdown (attach's
+        // listener stays and refuses them with 503).
         unwatchUpgrades();
         const closed = new Promise<void>((resolve) => server.close(() => resolve())); // no new connections
         breaker.destroyAll();

@@ -190,6 +190,26 @@ describe.skipIf(!HAVE_CHROMIUM)('the example page', () => {
       await bob1.screenshot({ path: path.join(OUTPUT_DIR, `example-${type}-logged-in.png`) });
     });
 
+    it('a broadcast note reaches every page, anonymous or logged in', async () => {
+      const [anon, dave] = await Promise.all([openPage(), openPage()]);
+      await login(dave, 'dave');
+      await anon.fill('#note-text', `note over ${type}`);
+      await anon.click('#note-form button[type="submit"]');
+      for (const page of [anon, dave]) await poll(() => text(page, '#note-output')).toBe(`note from sente/nil-uid: note over ${type}`);
+    });
+
+    it('the server asks this tab to confirm (a server→client request) and gets the answer', async () => {
+      const page = await openPage();
+      for (const [button, answer] of [['#btn-confirm-yes', 'yes'], ['#btn-confirm-no', 'no']] as const) {
+        await page.click('#btn-ask-me');
+        await poll(() => page.locator('#confirm-box').isVisible()).toBe(true);
+        expect(await text(page, '#confirm-question')).toBe('Do you confirm this request from the server?');
+        await page.click(button);
+        await poll(() => text(page, '#note-output')).toBe(`the server got the answer: ${answer}`);
+        expect(await page.locator('#confirm-box').isVisible()).toBe(false);
+      }
+    });
+
     it('disconnects on request and stays closed, then reconnects on request', async () => {
       const page = await openPage();
       await page.click('#btn-disconnect');
@@ -222,8 +242,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the example page', () => {
     it('notices its own breakConnection(), and reconnects', async () => {
       const page = await openPage();
       await page.click('#btn-break');
-      // A WebSocket the client closes itself (3000) closes cleanly, so Sente says 'clean' there.
-      await poll(() => closeReasons(page)).toEqual([expect.stringMatching(/^(unexpected|clean)$/)]);
+      // It acts like a network failure on every transport: 'unexpected' (over ws: code 1006, not clean).
+      await poll(() => closeReasons(page)).toEqual(['unexpected']);
+      if (type === 'ws') expect(await text(page, '#st-ws')).toMatch(/^code 1006 .*\(not clean\)/);
       await waitOpen(page);
       await expectEcho(page);
     });

@@ -51,9 +51,9 @@ describe('the demo server and a request line new URL() rejects', () => {
     expect(status).toBeLessThan(500);
   });
 
-  it('answers an upgrade for a path nobody serves with 404', async () => {
+  it("answers an upgrade for a path nobody serves with attach's 400", async () => {
     const response = await exchange(UPGRADE.replace('/chsk?', '/elsewhere?'));
-    expect(statusOf(response)).toBe(404);
+    expect(statusOf(response)).toBe(400);
   });
 
   it('is still serving pages afterwards', async () => {

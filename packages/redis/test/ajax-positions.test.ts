@@ -13,7 +13,7 @@ import { inMemoryBrokerV2 } from '../src/memory-broker.js';
 const fx = useFixtures();
 
 const json = (body: string): unknown => JSON.parse(body);
-type Handshake = [['chsk/handshake', [string, unknown, boolean, string?]], null];
+type Handshake = [['chsk/handshake', [string, null, unknown, boolean, string?]], null];
 
 describe('Ajax positions with a log broker', () => {
   it('a sente-rx Ajax client gets 300 events once and in order, answered from the log', async () => {
@@ -32,7 +32,7 @@ describe('Ajax positions with a log broker', () => {
     const srv = await fx.startServer({ broker, csrfToken: () => SKIP_CSRF_CHECK });
     const clientId = freshClientId();
     const hs = json((await httpRequest(srv.port, { path: chskPath({ 'client-id': clientId, uid: 'w', 'handshake?': 'true' }) })).body) as Handshake;
-    const head = hs[0][1][3];
+    const head = hs[0][1][4];
     expect(head).toMatch(/^0\.0\./);
     srv.chsk.send('w', ['test/a', 1]);
     srv.chsk.send('w', ['test/b', 2]);
@@ -63,7 +63,7 @@ describe('Ajax positions with a log broker', () => {
     const broker = inMemoryBrokerV2({ recovery: false });
     const srv = await fx.startServer({ broker, csrfToken: () => SKIP_CSRF_CHECK });
     const hs = json((await httpRequest(srv.port, { path: chskPath({ 'client-id': freshClientId(), uid: 'n', 'handshake?': 'true' }) })).body) as Handshake;
-    expect(hs[0][1]).toHaveLength(3);
+    expect(hs[0][1]).toHaveLength(4); // [uid, null, data, first]: no position
     await broker.close();
   });
 });

@@ -4,7 +4,7 @@
  * is answered FROM THE LOG, so one client's polls may land on any node of a cluster, round-robin,
  * and it still receives each event once and in order (PROTOCOL.md "Ajax positions").
  *
- * - Handshake: its 4th element is the uid's head position, where the client starts.
+ * - Handshake: its 5th element is the uid's head position, where the client starts.
  * - Each poll carries `chsk-pos`, the position after the last event the client received.
  * - The node answers with the events after it (`history`), ending with `["chsk/pos", position]`;
  *   with none, it holds the poll until this node is told of a push for the uid (the outbox hands
@@ -14,7 +14,7 @@
  *
  * Without a log broker (the default in-memory one) nothing here runs.
  */
-import { type ChskEvent, batchEnvelope, ContentType, type Logger, type Packed, type Packer, ReservedId, type Uid } from '@sente-rx/core';
+import { type ChskEvent, ContentType, Envelopes, type Logger, type Packed, type Packer, packEnvelope, ReservedId, type Uid } from '@sente-rx/core';
 import { type SchedulerLike, type Subscription, timer } from 'rxjs';
 import type { ServerChan } from './channel.js';
 import type { AjaxResponder } from './types.js';
@@ -125,11 +125,11 @@ export class LogPoll implements ServerChan {
   private answer(events: readonly ChskEvent[], position: LogPosition): void {
     let packed: Packed;
     try {
-      packed = this.host.packer.pack(batchEnvelope([...events, [ReservedId.POSITION, formatPosition(position)]]));
+      packed = packEnvelope(this.host.packer, Envelopes.batch([...events, [ReservedId.POSITION, formatPosition(position)]]));
     } catch (err) {
       // An event the packer cannot carry was refused at send() by the sending node's packer; log and skip the page.
       this.host.logger.error('sente-rx: events from the log cannot be packed; skipped', { uid: this.uid, err });
-      packed = this.host.packer.pack(batchEnvelope([[ReservedId.POSITION, formatPosition(position)]]));
+      packed = packEnvelope(this.host.packer, Envelopes.batch([[ReservedId.POSITION, formatPosition(position)]]));
     }
     this.res.respond(200, packed, this.host.contentType);
     this.end();

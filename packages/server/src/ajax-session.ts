@@ -4,12 +4,12 @@
  */
 import {
   ContentType,
-  DUMMY_CB_200,
-  envelope,
-  handshakeEnvelope,
-  LP_TIMEOUT,
+  Envelopes,
+  type KindedEnvelope,
   type Packed,
   packedContentType,
+  packEnvelope,
+  packHandshake,
   Query,
   ReservedId,
   type Uid,
@@ -82,8 +82,8 @@ export class AjaxSessions<TReq> implements PollHost {
     /** The broker's log, when it has one: Ajax positions (ajax-positions.ts). */
     private readonly log?: BrokerLog,
   ) {
-    this.packedLpTimeout = ctx.packer.pack(envelope(LP_TIMEOUT));
-    this.contentType = packedContentType(ctx.packer.binary, 'server');
+    this.packedLpTimeout = packEnvelope(ctx.packer, Envelopes.lpTimeout());
+    this.contentType = packedContentType(ctx.packer.binary, 'server', ctx.packer.senteFormat === true);
   }
 
   get scheduler(): SchedulerLike {
@@ -114,7 +114,7 @@ export class AjaxSessions<TReq> implements PollHost {
       if (this.log !== undefined) return this.logHandshake(this.log, existing, uid, clientId, req, info, res);
       let hs: Packed;
       try {
-        hs = ctx.packer.pack(handshakeEnvelope(uid, ctx.options.handshakeData(req), existing === undefined));
+        hs = packHandshake(ctx.packer, uid, ctx.options.handshakeData(req), existing === undefined);
       } catch (err) {
         ctx.logger.error('sente-rx: handshakeData threw or could not be packed', { err, clientId });
         res.respond(500, 'Internal server error', ContentType.PLAIN);
@@ -142,7 +142,7 @@ export class AjaxSessions<TReq> implements PollHost {
 
   // ---- Ajax positions (ajax-positions.ts): answers from the broker's log ------------------------
 
-  /** A handshake that also tells the client where the uid's log stands (the 4th element). */
+  /** A handshake that also tells the client where the uid's log stands (the 5th element). */
   private logHandshake(log: BrokerLog, existing: Conn | undefined, uid: Uid, clientId: string, req: TReq, info: RequestInfo, res: AjaxResponder): void {
     const { ctx, registry } = this;
     let data: unknown;
@@ -168,7 +168,13 @@ export class AjaxSessions<TReq> implements PollHost {
   private respondHandshake(res: AjaxResponder, uid: Uid, data: unknown, first: boolean, position: string | undefined, clientId: string): void {
     if (res.done) return;
     try {
-      res.respond(200, this.ctx.packer.pack(handshakeEnvelope(uid, data, first, position)), this.contentType);
+      const { packer } = this.ctx;
+      // The position is a 5th element (PROTOCOL.md §4.1); Sente's formats keep Sente's exact handshake.
+      const packed =
+        position === undefined || packer.senteFormat === true
+          ? packHandshake(packer, uid, data, first)
+          : packEnvelope(packer, { value: [[ReservedId.HANDSHAKE, [uid, null, data ?? null, first, position]], null], kind: 'handshake' });
+      res.respond(200, packed, this.contentType);
     } catch (err) {
       this.ctx.logger.error('sente-rx: handshakeData could not be packed', { err, clientId });
       res.respond(500, 'Internal server error', ContentType.PLAIN);
@@ -238,7 +244,7 @@ export class AjaxSessions<TReq> implements PollHost {
       // A reply to a server→client request (requests.ts): acknowledged like any event without a cbId.
       const uid = this.uid(req, clientId, res);
       if (uid === undefined) return;
-      res.respond(200, packer.pack(envelope(DUMMY_CB_200)), this.contentType);
+      res.respond(200, packEnvelope(packer, Envelopes.dummyCb200()), this.contentType);
       ctx.clientReply({ uid, clientId }, msg.event[1]);
       return;
     }
@@ -254,20 +260,21 @@ export class AjaxSessions<TReq> implements PollHost {
     const { event, cbId } = msg;
     const from = this.registry.get('ajax', uid, clientId) ?? { uid, clientId };
     if (cbId === null) {
-      res.respond(200, packer.pack(envelope(DUMMY_CB_200)), this.contentType);
+      res.respond(200, packEnvelope(packer, Envelopes.dummyCb200()), this.contentType);
       ctx.emit(from, event, info);
       return;
     }
     let lpTimer: Subscription | null = null;
-    const reply = onceReply(ctx.logger, (v) => {
+    const answer = onceReply(ctx.logger, (e: KindedEnvelope) => {
       this.heldPosts.delete(onServerClose);
       lpTimer?.unsubscribe();
-      if (!res.done) res.respond(200, packReply(ctx, v, null, clientId), this.contentType);
+      if (!res.done) res.respond(200, packReply(ctx, e, clientId), this.contentType);
     });
+    const reply = (v: unknown): void => answer(Envelopes.reply(v, null));
     // close() answers a POST still waiting for its reply, so the client's request fails at once.
-    const onServerClose = (): void => reply(ReservedId.CLOSED);
+    const onServerClose = (): void => answer(Envelopes.closed(null));
     this.heldPosts.add(onServerClose);
-    lpTimer = timer(ctx.options.lpTimeoutMs, ctx.scheduler).subscribe(() => reply(LP_TIMEOUT));
+    lpTimer = timer(ctx.options.lpTimeoutMs, ctx.scheduler).subscribe(() => answer(Envelopes.lpTimeout()));
     res.onAbort(() => {
       lpTimer?.unsubscribe();
       this.heldPosts.delete(onServerClose);

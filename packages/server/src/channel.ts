@@ -2,9 +2,9 @@
  * The seams the core's modules share: one channel abstraction for both transports (Sente's
  * `IServerChan`), and the context every module gets from server.ts.
  */
-import { batchEnvelope, type ChskEvent, envelope, type Logger, NIL_UID, type Packed, type Packer, ReservedId, type Uid } from '@sente-rx/core';
+import { type ChskEvent, Envelopes, type KindedEnvelope, type Logger, MAX_ISSUES, NIL_UID, type Packed, type Packer, packEnvelope, type Uid } from '@sente-rx/core';
 import type { SchedulerLike } from 'rxjs';
-import { ISSUES, MAX_ISSUES } from './requests.js';
+import { ISSUES } from './requests.js';
 import type { RequestInfo, ResolvedOptions, SendFn } from './types.js';
 
 /**
@@ -60,7 +60,7 @@ export interface CoreContext<TReq> extends SharedContext {
 }
 
 /** Wraps `fn` so only its first call runs; later calls are logged and ignored. */
-export function onceReply(logger: Logger, fn: (v: unknown) => void): (v: unknown) => void {
+export function onceReply<T = unknown>(logger: Logger, fn: (v: T) => void): (v: T) => void {
   let done = false;
   return (v) => {
     if (done) {
@@ -72,13 +72,13 @@ export function onceReply(logger: Logger, fn: (v: unknown) => void): (v: unknown
   };
 }
 
-/** Packs a reply envelope; a value the packer refuses becomes `chsk/error`, logged. */
-export function packReply(ctx: Pick<SharedContext, 'packer' | 'logger'>, value: unknown, cbId: string | null, clientId: string): Packed {
+/** Packs an answer (a reply, pong, chsk/error…); a value the packer refuses becomes `chsk/error`, logged. */
+export function packReply(ctx: Pick<SharedContext, 'packer' | 'logger'>, answer: KindedEnvelope, clientId: string): Packed {
   try {
-    return ctx.packer.pack(envelope(value, cbId));
+    return packEnvelope(ctx.packer, answer);
   } catch (err) {
     ctx.logger.error('sente-rx: a reply could not be packed; the client gets chsk/error', { err, clientId });
-    return ctx.packer.pack(envelope(ReservedId.ERROR, cbId));
+    return packEnvelope(ctx.packer, Envelopes.error(answer.value[1]));
   }
 }
 
@@ -92,5 +92,5 @@ export function uidOf<TReq>(ctx: CoreContext<TReq>, req: TReq, clientId: string)
 export function packIssues(ctx: Pick<SharedContext, 'packer'>, cbId: string, issues: Parameters<RefuseFn>[0]): Packed {
   // Paths may hold symbols (never JSON); keep strings and numbers.
   const plain = issues.slice(0, MAX_ISSUES).map((i) => ({ path: i.path.filter((p) => typeof p !== 'symbol'), message: i.message }));
-  return ctx.packer.pack(batchEnvelope([[ISSUES, [cbId, plain]]]));
+  return packEnvelope(ctx.packer, Envelopes.batch([[ISSUES, [cbId, plain]]]));
 }

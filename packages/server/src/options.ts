@@ -10,7 +10,9 @@ export const DEFAULTS = Object.freeze({
   lpTimeoutMsLimit: 60_000,
   wsKeepAliveMs: 25_000,
   wsPingTimeoutMs: 10_000,
+  batching: 'adaptive' as 'adaptive' | 'window',
   sendBufMs: Object.freeze({ ws: 30, ajax: 100 }),
+  maxBatchEvents: 1_000,
   reconnectGraceMs: Object.freeze({ ws: 2_500, ajax: 5_000 }),
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   /** 8 MiB */
@@ -38,6 +40,8 @@ export function resolveOptions<TReq>(o: ServerOptions<TReq>): ResolvedOptions<TR
   if (allowed !== 'all' && allowed !== 'same-origin' && !Array.isArray(allowed)) {
     throw new TypeError("allowedOrigins must be 'all', 'same-origin' or a list of origins");
   }
+  const batching = o.batching ?? DEFAULTS.batching;
+  if (batching !== 'adaptive' && batching !== 'window') throw new TypeError(`batching must be 'adaptive' or 'window', got ${String(batching)}`);
   return {
     userId: o.userId ?? (() => undefined),
     csrfToken: o.csrfToken,
@@ -53,6 +57,8 @@ export function resolveOptions<TReq>(o: ServerOptions<TReq>): ResolvedOptions<TR
       ws: nonNeg('sendBufMs.ws', o.sendBufMs?.ws ?? DEFAULTS.sendBufMs.ws),
       ajax: nonNeg('sendBufMs.ajax', o.sendBufMs?.ajax ?? DEFAULTS.sendBufMs.ajax),
     },
+    batching,
+    maxBatchEvents: positive('maxBatchEvents', o.maxBatchEvents ?? DEFAULTS.maxBatchEvents),
     reconnectGraceMs: {
       ws: nonNeg('reconnectGraceMs.ws', o.reconnectGraceMs?.ws ?? DEFAULTS.reconnectGraceMs.ws),
       ajax: nonNeg('reconnectGraceMs.ajax', o.reconnectGraceMs?.ajax ?? DEFAULTS.reconnectGraceMs.ajax),

@@ -1,9 +1,17 @@
 /**
- * Pushes: per-uid send buffers and their batching windows (`sendBufMs`), the pending queues of
- * clients without a channel, and packing batches.
+ * Pushes: per-uid send buffers and their batching (`batching`, `sendBufMs`, `maxBatchEvents`), the
+ * pending queues of clients without a channel, and packing batches.
+ *
+ * Time costs one scheduler action per transport and kind, never one per uid: batches due at the end
+ * of the turn share one action; batches waiting for a window sit in maps whose order is their due
+ * order, each served by one action set for the earliest: `timed` in insertion order (due
+ * `sendBufMs` after the first push), `busy` in the order of `lastOut` (due `sendBufMs` after the
+ * uid's previous batch). Targets are routed before the buffers: a client-targeted event waits in
+ * its uid's buffer (so it keeps its order with the uid's pushes) and is filtered per client when
+ * the batch goes out.
  */
-import { batchEnvelope, type ChskEvent, CloseCode, type Packed, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
-import { type Subscription, timer } from 'rxjs';
+import { type ChskEvent, CloseCode, Envelopes, type Packed, packEnvelope, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
+import { asapScheduler, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
 import { CONN_TYPES, type Conn, type ConnType, type Registry } from './registry.js';
@@ -21,7 +29,7 @@ export class ForClient {
 type Buffered = ChskEvent | ForClient;
 
 /** The events of `buf` that `clientId` gets. */
-function eventsFor(buf: readonly Buffered[], clientId: string): readonly ChskEvent[] {
+function eventsFor(buf: readonly Buffered[], clientId: string): ChskEvent[] {
   const out: ChskEvent[] = [];
   for (const b of buf) {
     if (!(b instanceof ForClient)) out.push(b);
@@ -30,16 +38,52 @@ function eventsFor(buf: readonly Buffered[], clientId: string): readonly ChskEve
   return out;
 }
 
+/** A batch waiting for its window. */
+interface Timed {
+  readonly events: Buffered[];
+  readonly due: number;
+}
+
+/** The buffers of one transport. */
+interface Lane {
+  readonly type: ConnType;
+  /** Due at the end of the current turn (adaptive batching, idle uid). */
+  readonly soon: Map<Uid, Buffered[]>;
+  /** Due at `due`; insertion order is due order. */
+  readonly timed: Map<Uid, Timed>;
+  /** Adaptive batching, busy uids: due `sendBufMs` after the uid's `lastOut`. */
+  readonly busy: Map<Uid, Buffered[]>;
+  /** Adaptive batching: when a batch last went out to each recently served uid, oldest first. */
+  readonly lastOut: Map<Uid, number>;
+  soonAction: Subscription | null;
+  timedAction: Subscription | null;
+  busyAction: Subscription | null;
+}
+
+const lane = (type: ConnType): Lane => ({
+  type,
+  soon: new Map(),
+  timed: new Map(),
+  busy: new Map(),
+  lastOut: new Map(),
+  soonAction: null,
+  timedAction: null,
+  busyAction: null,
+});
+
 export class Outbox {
-  private readonly bufs = { ws: new Map<Uid, Buffered[]>(), ajax: new Map<Uid, Buffered[]>() };
-  /** Uids whose buffer holds a client-targeted event. */
-  private readonly targeted = { ws: new Set<Uid>(), ajax: new Set<Uid>() };
-  private readonly timers = { ws: new Map<Uid, Subscription>(), ajax: new Map<Uid, Subscription>() };
+  private readonly lanes: Readonly<Record<ConnType, Lane>> = { ws: lane('ws'), ajax: lane('ajax') };
+  private readonly adaptive: boolean;
+  /** Runs "end of this turn" actions: microtasks on the default scheduler, delay 0 on an injected one. */
+  private readonly soonScheduler: SchedulerLike;
 
   constructor(
     private readonly ctx: SharedContext,
     private readonly registry: Registry,
-  ) {}
+  ) {
+    this.adaptive = ctx.options.batching === 'adaptive';
+    this.soonScheduler = ctx.scheduler === asyncScheduler ? asapScheduler : ctx.scheduler;
+  }
 
   /** A publish from the broker: routed by target to the per-uid buffers of this node's clients. */
   deliver(msg: BrokerMessage): void {
@@ -58,27 +102,120 @@ export class Outbox {
     for (const type of CONN_TYPES) this.deliverTo(type, uid, events, flush, clientId);
   }
 
-  /** Buffers `events` for the clients of `uid` on `type` (only `clientId`, when given); the per-uid batching is unchanged. */
+  /** Buffers `events` for the clients of `uid` on `type` (only `clientId`, when given), batched by the lane's rule. */
   private deliverTo(type: ConnType, uid: Uid, events: readonly ChskEvent[], flush: boolean, clientId: string | undefined): void {
     const clients = this.registry.clients(type, uid);
     if (clients === undefined || (clientId !== undefined && !clients.has(clientId))) return;
-    let buf = this.bufs[type].get(uid);
-    if (buf === undefined) this.bufs[type].set(uid, (buf = []));
-    if (clientId === undefined) for (const e of events) buf.push(e);
-    else {
-      for (const e of events) buf.push(new ForClient(clientId, e));
-      this.targeted[type].add(uid);
+    const items: readonly Buffered[] = clientId === undefined ? events : events.map((e) => new ForClient(clientId, e));
+    const l = this.lanes[type];
+    let buf = l.soon.get(uid) ?? l.busy.get(uid) ?? l.timed.get(uid)?.events;
+    if (buf === undefined) {
+      const windowMs = this.ctx.options.sendBufMs[type];
+      if (flush || windowMs === 0) {
+        this.sendBatch(l, uid, items); // nothing buffered: no buffer needed
+        return;
+      }
+      const now = this.ctx.scheduler.now();
+      const last = this.adaptive ? l.lastOut.get(uid) : undefined;
+      const busy = last !== undefined && now - last < windowMs;
+      // A busy WebSocket uid sends a window after its last batch; a busy Ajax uid a window after
+      // its first push, as Sente does: every Ajax answer costs the client a new poll.
+      if (busy && type === 'ws') {
+        l.busy.set(uid, (buf = []));
+        this.armBusy(l, now);
+      } else if (this.adaptive && !busy && (type === 'ws' || this.allPolling(uid))) {
+        l.soon.set(uid, (buf = []));
+        l.soonAction ??= this.soonScheduler.schedule(() => this.runSoon(l));
+      } else {
+        l.timed.set(uid, { events: (buf = []), due: now + windowMs });
+        l.timedAction ??= this.ctx.scheduler.schedule(() => this.runTimed(l), windowMs);
+      }
     }
-    const windowMs = this.ctx.options.sendBufMs[type];
-    if (flush || windowMs === 0) this.flush(type, uid);
-    else if (!this.timers[type].has(uid)) {
-      this.timers[type].set(uid, timer(windowMs, this.ctx.scheduler).subscribe(() => this.flush(type, uid)));
+    for (const e of items) buf.push(e);
+    if (flush || buf.length >= this.ctx.options.maxBatchEvents) this.flushUid(l, uid);
+  }
+
+  /** Sets the busy action, if none is set, for the oldest `lastOut` entry's end of window (no later than any busy batch's). */
+  private armBusy(l: Lane, now: number): void {
+    if (l.busyAction !== null) return;
+    for (const t of l.lastOut.values()) {
+      const delay = Math.max(0, t + this.ctx.options.sendBufMs[l.type] - now);
+      l.busyAction = this.ctx.scheduler.schedule(() => this.runBusy(l), delay);
+      return;
+    }
+  }
+
+  /** Walks `lastOut` oldest first: a uid whose window ended sends its busy batch, or is forgotten. */
+  private runBusy(l: Lane): void {
+    l.busyAction = null;
+    const now = this.ctx.scheduler.now();
+    const windowMs = this.ctx.options.sendBufMs[l.type];
+    for (const [uid, t] of l.lastOut) {
+      if (now - t < windowMs) break;
+      l.lastOut.delete(uid);
+      const events = l.busy.get(uid);
+      if (events === undefined) continue;
+      l.busy.delete(uid);
+      this.sendBatch(l, uid, events); // puts uid back at the end of lastOut
+    }
+    if (l.busy.size > 0) this.armBusy(l, now);
+  }
+
+  /**
+   * Ajax: whether every client of `uid` holds a poll. Only then is the uid idle enough to answer at
+   * the end of the turn: a client between polls would get the events as a pending queue on its
+   * next poll, answered at once, and under load those immediate answers become a poll per event.
+   */
+  private allPolling(uid: Uid): boolean {
+    for (const c of this.registry.clients('ajax', uid)?.values() ?? []) if (c.ch === null || !c.ch.open) return false;
+    return true;
+  }
+
+  private runSoon(l: Lane): void {
+    l.soonAction = null; // first: a batch added while this runs gets an action of its own
+    for (const [uid, events] of l.soon) {
+      l.soon.delete(uid);
+      this.sendBatch(l, uid, events);
+    }
+  }
+
+  private runTimed(l: Lane): void {
+    l.timedAction = null;
+    const now = this.ctx.scheduler.now();
+    for (const [uid, t] of l.timed) {
+      if (t.due > now) {
+        l.timedAction ??= this.ctx.scheduler.schedule(() => this.runTimed(l), t.due - now);
+        return;
+      }
+      l.timed.delete(uid);
+      this.sendBatch(l, uid, t.events);
+    }
+  }
+
+  /** Sends `uid`'s buffered batch now, wherever it waits. */
+  private flushUid(l: Lane, uid: Uid): void {
+    const soon = l.soon.get(uid);
+    if (soon !== undefined) {
+      l.soon.delete(uid);
+      this.sendBatch(l, uid, soon);
+      return;
+    }
+    const busy = l.busy.get(uid);
+    if (busy !== undefined) {
+      l.busy.delete(uid);
+      this.sendBatch(l, uid, busy);
+      return;
+    }
+    const t = l.timed.get(uid);
+    if (t !== undefined) {
+      l.timed.delete(uid);
+      this.sendBatch(l, uid, t.events);
     }
   }
 
   /** Sente's undocumented `[:chsk/close]`: close every channel of `uid`; its clients reconnect. */
   private closeUid(uid: Uid, flush: boolean): void {
-    if (flush) for (const type of CONN_TYPES) this.flush(type, uid);
+    if (flush) for (const type of CONN_TYPES) this.flushUid(this.lanes[type], uid);
     for (const type of CONN_TYPES) {
       for (const c of this.registry.clients(type, uid)?.values() ?? []) {
         if (c.ch?.open === true) c.ch.close(CloseCode.SERVER_CLOSE_UID, ProtocolCloseReason.CLOSE_UID);
@@ -86,42 +223,37 @@ export class Outbox {
     }
   }
 
-  private flush(type: ConnType, uid: Uid): void {
-    this.timers[type].get(uid)?.unsubscribe();
-    this.timers[type].delete(uid);
-    const buf = this.bufs[type].get(uid);
-    this.bufs[type].delete(uid);
-    const targeted = this.targeted[type].delete(uid);
-    const clients = this.registry.clients(type, uid);
-    if (buf === undefined || buf.length === 0) return;
+  /**
+   * Packs `items` once for every client of `uid` with nothing pending, and sends. A batch holding a
+   * client-targeted entry differs per client, so then each client's events are packed for it.
+   */
+  private sendBatch(l: Lane, uid: Uid, items: readonly Buffered[]): void {
+    if (items.length === 0) return;
+    const clients = this.registry.clients(l.type, uid);
     if (clients === undefined) {
-      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type, dropped: buf.length });
+      this.ctx.logger.debug('sente-rx: dropped events for a uid whose clients left during the batching window', { uid, type: l.type, dropped: items.length });
       return;
     }
-    let events = buf as readonly ChskEvent[];
-    // Clients with nothing pending share one packed batch.
+    if (this.adaptive) this.sent(l, uid);
+    const targeted = items.some((e) => e instanceof ForClient);
     let shared: Packed | undefined;
     let sharedPacked = false;
     for (const conn of clients.values()) {
-      if (targeted) {
-        // A client-targeted entry: this client's events differ from the others', so no shared batch.
-        events = eventsFor(buf, conn.clientId);
-        sharedPacked = false;
-        if (events.length === 0) continue;
-      }
+      const events = targeted ? eventsFor(items, conn.clientId) : (items as readonly ChskEvent[]);
+      if (events.length === 0) continue;
       const ch = conn.ch;
       if (ch === null || !ch.open) {
         this.addPending(conn, events);
         continue;
       }
       let batch: Packed | undefined;
-      if (conn.pending === null) {
+      if (conn.pending === null && !targeted) {
         if (!sharedPacked) {
           shared = this.pack(events, uid);
           sharedPacked = true;
         }
         batch = shared;
-      } else batch = this.pack(conn.pending.concat(events), uid);
+      } else batch = this.pack(conn.pending === null ? events : conn.pending.concat(events), uid);
       conn.pending = null;
       if (batch !== undefined) ch.send(batch);
     }
@@ -143,18 +275,18 @@ export class Outbox {
   private pack(events: readonly ChskEvent[], uid: Uid): Packed | undefined {
     const { packer } = this.ctx;
     try {
-      return packer.pack(batchEnvelope(events));
+      return packEnvelope(packer, Envelopes.batch(events));
     } catch {
       const ok = events.filter((e) => {
         try {
-          packer.pack(e);
+          packEnvelope(packer, Envelopes.batch([e]));
           return true;
         } catch (err) {
           this.ctx.logger.error('sente-rx: dropped a pushed event that cannot be packed', { uid, id: e[0], err });
           return false;
         }
       });
-      return ok.length === 0 ? undefined : packer.pack(batchEnvelope(ok));
+      return ok.length === 0 ? undefined : packEnvelope(packer, Envelopes.batch(ok));
     }
   }
 
@@ -173,13 +305,33 @@ export class Outbox {
     }
   }
 
-  /** Drops every buffer and batching timer (server close). */
+  /**
+   * Adaptive batching: `uid` just had a batch go out. Forgets, oldest first, uids whose window
+   * ended with nothing buffered; stops at one with a busy batch (the busy action sends it).
+   */
+  private sent(l: Lane, uid: Uid): void {
+    const now = this.ctx.scheduler.now();
+    const windowMs = this.ctx.options.sendBufMs[l.type];
+    l.lastOut.delete(uid);
+    for (const [u, t] of l.lastOut) {
+      if (now - t < windowMs || l.busy.has(u)) break;
+      l.lastOut.delete(u);
+    }
+    if (windowMs > 0) l.lastOut.set(uid, now);
+  }
+
+  /** Drops every buffer and batching action (server close). */
   close(): void {
     for (const type of CONN_TYPES) {
-      for (const t of this.timers[type].values()) t.unsubscribe();
-      this.timers[type].clear();
-      this.bufs[type].clear();
+      const l = this.lanes[type];
+      l.soonAction?.unsubscribe();
+      l.timedAction?.unsubscribe();
+      l.busyAction?.unsubscribe();
+      l.soonAction = l.timedAction = l.busyAction = null;
+      l.soon.clear();
+      l.timed.clear();
+      l.busy.clear();
+      l.lastOut.clear();
     }
   }
 }
-

@@ -9,20 +9,16 @@
  * "chsk/error", issues?]]`, without a cbId. `reqId` is this node's own (a dispatched request's
  * wire id), so requests of two asking nodes to one client cannot collide.
  */
-import { type ChskEvent, ChskError, type Logger, type Uid, type ValidationIssue } from '@sente-rx/core';
+import { type ChskEvent, ChskError, type Logger, ReservedId, sanitizeIssues, type Uid } from '@sente-rx/core';
 import { AsyncSubject, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { type Broker, type BrokerOutcome, type BrokerReply, type BrokerRequest, outcomeError } from './broker.js';
 
-/** The reserved ids of the request wire. */
-export const REQ = 'chsk/req';
-export const REPLY = 'chsk/reply';
+/** The reserved ids of the request wire (defined with the rest of the protocol in core). */
+export const REQ = ReservedId.REQUEST;
+export const REPLY = ReservedId.REPLY;
 /** The push entry that carries a refused client request's validation issues just before its `chsk/error` reply (WebSocket). */
-export const ISSUES = 'chsk/issues';
+export const ISSUES = ReservedId.ISSUES;
 
-/** Most issues kept from (or sent to) a client, and the longest message. */
-export const MAX_ISSUES = 20;
-const MAX_ISSUE_MESSAGE = 500;
-const MAX_PATH = 32;
 
 interface Pending {
   readonly result: AsyncSubject<unknown>;
@@ -40,19 +36,6 @@ interface Dispatched {
 export type ReplyCheck = (eventId: string, value: unknown) => { ok: true; value: unknown } | { ok: false; error: ChskError } | undefined;
 
 const clientKey = (uid: Uid, clientId: string): string => `${uid}\u0000${clientId}`;
-
-/** Bounded copies of the issues a client reported: paths of strings and numbers, messages cut short. */
-export function sanitizeIssues(x: unknown): ValidationIssue[] | undefined {
-  if (!Array.isArray(x)) return undefined;
-  const out: ValidationIssue[] = [];
-  for (const i of x.slice(0, MAX_ISSUES)) {
-    if (typeof i !== 'object' || i === null) continue;
-    const { path, message } = i as { path?: unknown; message?: unknown };
-    const segs = Array.isArray(path) ? path.slice(0, MAX_PATH).filter((s): s is string | number => typeof s === 'string' || typeof s === 'number') : [];
-    out.push({ path: segs, message: typeof message === 'string' ? message.slice(0, MAX_ISSUE_MESSAGE) : 'invalid' });
-  }
-  return out;
-}
 
 export class Requests {
   private readonly pending = new Map<string, Pending>();

@@ -12,12 +12,14 @@ import {
   type ChskEvent,
   CloseCode,
   ContentType,
+  isValidClientId,
   type Logger,
   NIL_UID,
   type Packed,
   type Packer,
   ProtocolCloseReason,
   Query,
+  readAjaxPost,
   readonlyBehaviorSubject,
   reservedSendAllowed,
   consoleLogger,
@@ -27,7 +29,6 @@ import {
   type EventContract,
   FirstSubscriberBuffer,
   isReservedId,
-  isValidClientId,
   randomUuid,
   ReservedId,
   type EventId,
@@ -45,6 +46,8 @@ import { brokerLog } from './ajax-positions.js';
 import { type Broker, type BrokerRequest, EMPTY_UIDS, inMemoryBroker, type SendTarget } from './broker.js';
 import type { CoreContext, Origin, RefuseFn } from './channel.js';
 import { resolveOptions } from './options.js';
+import { guardedRecv } from './guarded-recv.js';
+import { isolatedBroker } from './isolated-broker.js';
 import { Outbox } from './outbox.js';
 import { runPipeline } from './pipeline.js';
 import { Registry } from './registry.js';
@@ -83,6 +86,14 @@ export interface ChannelSocketServer<C extends EventContract = UntypedContract> 
    * Hot. Never errors because of a client's input; completes on `close()`. Events that arrive
    * before the first subscriber are kept for it (up to 1000, the oldest dropped first, logged).
    * With a contract, only events that passed validation.
+   *
+   * App code is isolated: a subscriber whose `next` (or `error`/`complete`) throws is logged at
+   * error level with the event's `id`, `clientId` and `uid`, and keeps its subscription; an
+   * operator chain on `recv$` that throws with no error handler ends that subscription, logged.
+   * Either way nothing reaches the process (RxJS would rethrow it from a `setTimeout`: an
+   * `uncaughtException`), and `recv$` and every other subscriber go on. How: see guarded-recv.ts.
+   * Prefer `startServerChskRouter`, which isolates each handler call and fails a pending reply
+   * with `chsk/error`.
    */
   readonly recv$: Observable<ServerEventMsg<C>>;
   /**
@@ -128,7 +139,18 @@ class Admitted<TReq> implements AdmittedRequest {
   }
 
   ajaxPost(info: RequestInfo, body: Packed, res: AjaxResponder): void {
-    this.srv.ajax.post(this.clientId, this.req, info, body, res);
+    // Either shape (PROTOCOL.md §4): the raw envelope, or Sente's form with client-id and ppstr.
+    const post = readAjaxPost(body, this.view.header('content-type'), this.view.query);
+    if (!post.ok) {
+      this.srv.logger.warn('sente-rx: refused an Ajax POST form', { reason: post.reason });
+      return respondRejection(res, { status: 400, body: `Bad request: ${post.reason}` });
+    }
+    const { packed, clientId } = post.value;
+    if (!isValidClientId(clientId)) {
+      this.srv.logger.warn('sente-rx: Ajax POST without a valid client-id', { url: this.view.url.split('?')[0] });
+      return respondRejection(res, { status: 400, body: 'Missing or invalid client-id parameter' });
+    }
+    this.srv.ajax.post(clientId, this.req, info, packed, res);
   }
 }
 
@@ -177,7 +199,7 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
       },
     });
     this.ownsBroker = options.broker === undefined;
-    this.broker = options.broker ?? inMemoryBroker({ scheduler: this.scheduler });
+    this.broker = isolatedBroker(options.broker ?? inMemoryBroker({ scheduler: this.scheduler }), this.logger);
     if (this.options.csrfToken === undefined) {
       this.logger.warn('sente-rx: no csrfToken option, so every request fails the CSRF check; pass csrfToken: () => SKIP_CSRF_CHECK to rely on origin checks alone');
     }
@@ -200,7 +222,13 @@ class Server<TReq> implements ServerCore<TReq>, CoreContext<TReq> {
       reply: (rep) => this.requests.onReply(rep),
       uidport: (uid, open) => this.uidport(uid, open),
     });
-    this.subs.push(this.broker.connectedUids$.subscribe((u) => this.uids$.next(u)));
+    this.subs.push(
+      this.broker.connectedUids$.subscribe({
+        next: (u) => this.uids$.next(u),
+        // Without a handler RxJS would rethrow it from a setTimeout and the process would exit.
+        error: (err: unknown) => this.logger.error('sente-rx: the broker\'s connectedUids$ errored; connectedUids$ stops changing', { err }),
+      }),
+    );
   }
 
   emit(from: Origin, event: ChskEvent, request: RequestInfo, reply?: (v: unknown) => void, refuse?: RefuseFn): void {
@@ -358,7 +386,7 @@ export function createChannelSocketServer<TReq, TApi extends object, C extends E
   const srv = new Server<TReq>(options);
   const api = adapter.bind(srv);
   const base: ChannelSocketServer = {
-    recv$: srv.recv.asObservable(),
+    recv$: guardedRecv(srv.recv.asObservable(), srv.logger),
     send: srv.send,
     broadcast: (event, opts) => srv.broadcast(event, opts),
     request: (target, event, opts) => srv.request(target, event, opts),

@@ -35,7 +35,7 @@ export interface Rejection {
 }
 
 export interface SendOptions {
-  /** Send now instead of waiting for the batching window (`sendBufMs`). @default false */
+  /** Send now, past any batching (the events already buffered for the uid go with it, in order). @default false */
   readonly flush?: boolean;
 }
 
@@ -92,7 +92,14 @@ export interface ServerOptions<TReq> {
   readonly allowedOrigins?: AllowedOrigins;
   /** Refuse with 401 when this returns false. */
   readonly authorized?: (req: TReq) => boolean;
-  /** Runs before every built-in check; a non-null result refuses the request with that response. */
+  /**
+   * Runs before every built-in check; a non-null result refuses the request with that response.
+   * It is never written raw: a header whose name is not a token or whose value is not printable
+   * ASCII (CR/LF, `✓`, …) is dropped, as are framing headers (`Content-Length`,
+   * `Transfer-Encoding`, `Connection`, `Upgrade`, `Keep-Alive`); the refusal keeps its status and
+   * body, and each drop is logged at error level. A `status` that is not an integer in 300..599
+   * is answered 500 instead, logged. A throw is answered 500, logged.
+   */
   readonly reject?: (req: TReq) => Rejection | null | undefined;
   /** @default jsonPacker */
   readonly packer?: Packer;
@@ -102,8 +109,32 @@ export interface ServerOptions<TReq> {
   readonly wsPingTimeoutMs?: number;
   /** How long an Ajax poll (or an Ajax request waiting for a reply) is held; must be < 60 000. @default 20_000 (20 s) */
   readonly lpTimeoutMs?: number;
-  /** Batching windows for pushes. @default { ws: 30, ajax: 100 } */
+  /**
+   * How pushes to a uid are batched (`batching`) and the longest a push waits (`sendBufMs`).
+   *
+   * - `'adaptive'` (default): a push to a uid that sent nothing within the last `sendBufMs` leaves at
+   *   the end of the current event-loop turn (a microtask on the default scheduler; delay 0 on an
+   *   injected one), so a synchronous burst of sends is one batch and a lone push is not delayed. While
+   *   the uid is busy (a batch went out within the last `sendBufMs`), pushes are coalesced and leave
+   *   `sendBufMs` after that batch: at most one batch per uid per `sendBufMs`. A held Ajax poll of
+   *   an idle uid is answered the same way, at the end of the turn, but only while every Ajax client
+   *   of the uid holds a poll (one between polls would get the events from its queue at once, a poll
+   *   per event under load); a busy Ajax uid's pushes wait `sendBufMs.ajax` after the first of them.
+   * - `'window'`: Sente's rule: every push waits `sendBufMs` after the first push of its batch.
+   *
+   * In both modes a batch that reaches `maxBatchEvents` leaves at once, and `send(…, { flush: true })`
+   * sends the uid's batch at once.
+   * @default 'adaptive'
+   */
+  readonly batching?: 'adaptive' | 'window';
+  /**
+   * The coalescing window for pushes, per transport: how long a push may wait for others to share its
+   * batch (see `batching`). `0` turns batching off: every push is sent at once, as with `flush`.
+   * @default { ws: 30, ajax: 100 }
+   */
   readonly sendBufMs?: { readonly ws?: number; readonly ajax?: number };
+  /** Size bound of one push batch: the push that brings a uid's batch to this many events sends it at once. @default 1_000 */
+  readonly maxBatchEvents?: number;
   /** Grace after a connection closes before its uid counts as gone. @default { ws: 2_500, ajax: 5_000 } */
   readonly reconnectGraceMs?: { readonly ws?: number; readonly ajax?: number };
   /** Largest message accepted (WebSocket frame or Ajax body). @default 1_048_576 (1 MiB) */
@@ -209,7 +240,9 @@ export interface ResolvedOptions<TReq> {
   readonly wsKeepAliveMs: number;
   readonly wsPingTimeoutMs: number;
   readonly lpTimeoutMs: number;
+  readonly batching: 'adaptive' | 'window';
   readonly sendBufMs: { readonly ws: number; readonly ajax: number };
+  readonly maxBatchEvents: number;
   readonly reconnectGraceMs: { readonly ws: number; readonly ajax: number };
   readonly maxMessageBytes: number;
   readonly maxBufferedBytes: number;

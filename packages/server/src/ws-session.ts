@@ -3,18 +3,17 @@
  * keep-alive (server pings, ping timeout) on the scheduler.
  */
 import {
-  type CbId,
   classifyClientMessage,
   CloseCode,
-  handshakeEnvelope,
+  Envelopes,
+  type KindedEnvelope,
   type Logger,
   type Packed,
-  PONG,
+  packEnvelope,
+  packHandshake,
   ProtocolCloseReason,
   ReservedId,
   type Uid,
-  envelope,
-  WS_PING,
 } from '@sente-rx/core';
 import { interval, type Subscription } from 'rxjs';
 import { type CoreContext, onceReply, packIssues, packReply, type RefuseFn, type ServerChan, uidOf } from './channel.js';
@@ -113,7 +112,7 @@ export class WsSessions<TReq> implements SessionHost {
     private readonly registry: Registry,
     private readonly outbox: Outbox,
   ) {
-    this.packedPing = ctx.packer.pack(envelope(WS_PING));
+    this.packedPing = packEnvelope(ctx.packer, Envelopes.wsPing());
     const { wsKeepAliveMs: k, wsPingTimeoutMs: p } = ctx.options;
     if (k > 0) {
       // One sweep for all sockets instead of a timer per socket; a tick of a quarter of the
@@ -162,7 +161,7 @@ export class WsSessions<TReq> implements SessionHost {
     this.registry.register(conn);
     this.live.add(session);
     try {
-      channel.send(ctx.packer.pack(handshakeEnvelope(uid, handshakeData, old === undefined)));
+      channel.send(packHandshake(ctx.packer, uid, handshakeData, old === undefined));
     } catch (err) {
       ctx.logger.error('sente-rx: the handshake data could not be packed', { err, clientId });
       channel.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR);
@@ -208,10 +207,10 @@ export class WsSessions<TReq> implements SessionHost {
         }
         if (msg.event === undefined) ctx.logger.warn('sente-rx: dropped an invalid event', { ...who, reason: msg.reason });
         else ctx.logger.warn('sente-rx: dropped a client event with a reserved chsk/ id', { ...who, id: msg.event[0] });
-        if (msg.cbId !== null) this.reply(session, ReservedId.ERROR, msg.cbId);
+        if (msg.cbId !== null) this.reply(session, Envelopes.error(msg.cbId));
         return;
       case 'ping':
-        if (msg.cbId !== null) this.reply(session, PONG, msg.cbId);
+        if (msg.cbId !== null) this.reply(session, Envelopes.pong(msg.cbId));
         ctx.emit(conn, msg.event, conn.request);
         return;
       case 'pong':
@@ -223,7 +222,8 @@ export class WsSessions<TReq> implements SessionHost {
           ctx.emit(conn, msg.event, conn.request);
           return;
         }
-        const reply = onceReply(ctx.logger, (v) => this.reply(session, v, cbId));
+        // A reserved failure value goes out as its own envelope kind (a keyword with Sente's packers).
+        const reply = onceReply(ctx.logger, (v) => this.reply(session, v === ReservedId.ERROR ? Envelopes.error(cbId) : Envelopes.reply(v, cbId)));
         // The issues go first, as a push entry, so the client has them when the chsk/error reply settles its request.
         const refuse = (issues: Parameters<RefuseFn>[0]): void => {
           if (session.conn.ch === session && session.open) session.write(packIssues(ctx, cbId, issues));
@@ -236,9 +236,9 @@ export class WsSessions<TReq> implements SessionHost {
   }
 
   /** The client's request fails with chsk/closed on its side if the socket is gone. */
-  private reply(session: WsSession, value: unknown, cbId: CbId): void {
+  private reply(session: WsSession, answer: KindedEnvelope): void {
     if (session.conn.ch !== session || !session.open) return;
-    session.write(packReply(this.ctx, value, cbId, session.clientId));
+    session.write(packReply(this.ctx, answer, session.clientId));
   }
 
   closed(session: WsSession, code: number): void {

@@ -66,7 +66,7 @@ describe('close()', () => {
 
   it('leaves no timers behind: keep-alive sweep, send buffers, grace periods and held polls are all released', async () => {
     const before = activeTimers();
-    srv = await fx.startServer({ wsKeepAliveMs: 1_000, sendBufMs: { ws: 10_000, ajax: 10_000 }, reconnectGraceMs: { ws: 10_000, ajax: 10_000 }, lpTimeoutMs: 30_000 });
+    srv = await fx.startServer({ wsKeepAliveMs: 1_000, batching: 'window', sendBufMs: { ws: 10_000, ajax: 10_000 }, reconnectGraceMs: { ws: 10_000, ajax: 10_000 }, lpTimeoutMs: 30_000 });
     const a = rawWs(srv.port, { uid: 'alice' });
     const b = rawWs(srv.port, { uid: 'bob' });
     await Promise.all([a.handshake(), b.handshake()]);

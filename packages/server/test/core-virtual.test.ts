@@ -5,7 +5,7 @@
  */
 import { type Packed, SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { createChannelSocketServer, type AjaxResponder, type RequestInfo, type RequestView, type ServerChannel, type ServerCore, type ServerOptions, type WsConnection } from '@sente-rx/server';
-import { map, type Observable, ReplaySubject } from 'rxjs';
+import { EMPTY, map, type Observable, ReplaySubject, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -185,7 +185,7 @@ describe('server core in virtual time', () => {
   it('long-poll: a held poll is answered by a push, or with chsk/timeout after lpTimeoutMs; the uid counts from the first poll', () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
-      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, sendBufMs: { ajax: 100 }, reconnectGraceMs: { ajax: 500 } });
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, batching: 'window', sendBufMs: { ajax: 100 }, reconnectGraceMs: { ajax: 500 } });
       const hs = t.get('a1', undefined, true);
       const poll1 = new FakeResponse();
       const poll2 = new FakeResponse();
@@ -220,10 +220,10 @@ describe('server core in virtual time', () => {
     });
   });
 
-  it('send windows: pushes within sendBufMs go out as one batch; flush sends at once; a replaced socket gets 1000', () => {
+  it("batching 'window': pushes within sendBufMs go out as one batch; flush sends at once; a replaced socket gets 1000", () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
-      const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 }, reconnectGraceMs: { ws: 1_000 } });
+      const t = setup(ts, { wsKeepAliveMs: 0, batching: 'window', sendBufMs: { ws: 30 }, reconnectGraceMs: { ws: 1_000 } });
       const s = t.ws('c1');
       const replacement = new FakeSocket(ts);
       ts.schedule(() => t.srv.send('alice', ['test/1']), 100);
@@ -233,6 +233,166 @@ describe('server core in virtual time', () => {
       expectObservable(s.wire).toBe('h 129ms a 69ms b 99ms c', { h: 'handshake', a: 'batch:test/1+test/2', b: 'batch:test/3', c: 'close:1000' });
       expectObservable(replacement.wire).toBe('300ms h 99ms c', { h: 'handshake', c: 'close:1001' });
       ts.schedule(() => void t.srv.close(), 400);
+    });
+  });
+
+  it("batching 'adaptive' (default): an idle uid's push leaves at once; a burst in one turn is one batch; a busy uid's pushes are coalesced until sendBufMs after its last batch", () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 } });
+      const s = t.ws('c1');
+      const send = (id: string): void => t.srv.send('alice', [id]);
+      ts.schedule(() => send('test/idle'), 100); // idle: out at 100
+      ts.schedule(() => send('test/b1'), 110); // busy (a batch left at 100): waits until 130…
+      ts.schedule(() => send('test/b2'), 125); // …and takes this one along
+      ts.schedule(() => {
+        // idle again (nothing out since 130, > 30 ms ago): a synchronous burst is one batch, at once
+        send('test/s1');
+        send('test/s2');
+        send('test/s3');
+      }, 300);
+      expectObservable(s.wire).toBe('h 99ms a 29ms b 169ms c 99ms x', {
+        h: 'handshake',
+        a: 'batch:test/idle',
+        b: 'batch:test/b1+test/b2',
+        c: 'batch:test/s1+test/s2+test/s3',
+        x: 'close:1001',
+      });
+      ts.schedule(() => void t.srv.close(), 400);
+    });
+  });
+
+  it("batching 'adaptive': busy uids are served each at the end of its own window, whatever order their pushes came in", () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, sendBufMs: { ws: 30 } });
+      const alice = t.ws('a1');
+      const bob = new FakeSocket(ts);
+      const a = t.srv.core.admit(view('b1'), { uid: 'bob' });
+      if (a.ok) bob.conn = a.request.wsOpen(bob, info('ws'));
+      ts.schedule(() => t.srv.send('alice', ['test/a1']), 100); // alice out at 100: busy until 130
+      ts.schedule(() => t.srv.send('bob', ['test/b1']), 110); // bob out at 110: busy until 140
+      ts.schedule(() => t.srv.send('bob', ['test/b2']), 115); // due 140
+      ts.schedule(() => t.srv.send('alice', ['test/a2']), 120); // due 130, before bob's
+      expectObservable(alice.wire).toBe('h 99ms a 29ms b 69ms x', { h: 'handshake', a: 'batch:test/a1', b: 'batch:test/a2', x: 'close:1001' });
+      expectObservable(bob.wire).toBe('h 109ms a 29ms b 59ms x', { h: 'handshake', a: 'batch:test/b1', b: 'batch:test/b2', x: 'close:1001' });
+      ts.schedule(() => void t.srv.close(), 200);
+    });
+  });
+
+  it('batching: one scheduler action serves every uid of a burst, not a timer per uid', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      let scheduled = 0;
+      const counting: SchedulerLike = {
+        now: () => ts.now(),
+        schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
+          scheduled += 1;
+          return ts.schedule(work, delay, state);
+        },
+      };
+      const srv = createChannelSocketServer(coreAdapter, { userId: (req: FakeReq) => req.uid, csrfToken: () => SKIP_CSRF_CHECK, scheduler: counting, wsKeepAliveMs: 0, sendBufMs: { ws: 30 } });
+      const sockets = Array.from({ length: 100 }, (_, i) => {
+        const socket = new FakeSocket(ts);
+        const a = srv.core.admit(view(`c${i}`), { uid: `u${i}` });
+        if (a.ok) socket.conn = a.request.wsOpen(socket, info('ws'));
+        return socket;
+      });
+      const counts: number[] = [];
+      const burst = (): void => {
+        const before = scheduled;
+        for (let i = 0; i < 100; i++) srv.send(`u${i}`, ['test/x']);
+        counts.push(scheduled - before);
+      };
+      ts.schedule(burst, 100); // every uid idle: one end-of-turn action
+      ts.schedule(burst, 110); // every uid busy: one action for all their windows
+      ts.schedule(() => void srv.close(), 200);
+      for (const s of [sockets[0], sockets[99]]) {
+        expectObservable(s?.wire ?? EMPTY).toBe('h 99ms a 29ms b 69ms x', { h: 'handshake', a: 'batch:test/x', b: 'batch:test/x', x: 'close:1001' });
+      }
+      ts.flush();
+      expect(counts).toEqual([1, 1]);
+    });
+  });
+
+  it('batching: sendBufMs 0 turns batching off in both modes: each push is sent at once, on its own', () => {
+    for (const batching of ['adaptive', 'window'] as const) {
+      const ts = newScheduler();
+      ts.run(({ expectObservable }) => {
+        const t = setup(ts, { wsKeepAliveMs: 0, batching, sendBufMs: { ws: 0 } });
+        const s = t.ws('c1');
+        const seen: string[] = [];
+        s.wire.subscribe((w) => seen.push(w));
+        ts.schedule(() => {
+          t.srv.send('alice', ['test/1']);
+          expect(seen).toEqual(['handshake', 'batch:test/1']); // sent within the call
+          t.srv.send('alice', ['test/2']);
+        }, 100);
+        expectObservable(s.wire).toBe('h 99ms (ab) 96ms x', { h: 'handshake', a: 'batch:test/1', b: 'batch:test/2', x: 'close:1001' });
+        ts.schedule(() => void t.srv.close(), 200);
+      });
+    }
+  });
+
+  it('batching: maxBatchEvents sends a full batch at once; flush sends the buffered events first, in order; every socket of the uid gets the batch', () => {
+    for (const batching of ['adaptive', 'window'] as const) {
+      const ts = newScheduler();
+      ts.run(({ expectObservable }) => {
+        const t = setup(ts, { wsKeepAliveMs: 0, batching, sendBufMs: { ws: 30 }, maxBatchEvents: 3 });
+        const s1 = t.ws('c1');
+        const s2 = t.ws('c2');
+        const send = (id: string, flush = false): void => t.srv.send('alice', [id], { flush });
+        ts.schedule(() => send('test/0', true), 100); // out at 100: the uid is busy until 130
+        ts.schedule(() => {
+          send('test/1');
+          send('test/2');
+          send('test/3'); // the third: the batch is full
+          send('test/4');
+        }, 110);
+        ts.schedule(() => send('test/5', true), 120); // takes test/4 along, before it
+        // busy: adaptive sends it 30 ms after the last batch (120), the window 30 ms after this push
+        ts.schedule(() => send('test/6'), 125);
+        const wire = batching === 'adaptive' ? 'h 99ms a 9ms b 9ms c 29ms d 49ms x' : 'h 99ms a 9ms b 9ms c 34ms d 44ms x';
+        const values = { h: 'handshake', a: 'batch:test/0', b: 'batch:test/1+test/2+test/3', c: 'batch:test/4+test/5', d: 'batch:test/6', x: 'close:1001' };
+        expectObservable(s1.wire).toBe(wire, values);
+        expectObservable(s2.wire).toBe(wire, values);
+        ts.schedule(() => void t.srv.close(), 200);
+      });
+    }
+  });
+
+  it("batching 'adaptive', Ajax: a held poll is answered at once by an idle uid's burst; while busy, pushes are coalesced for sendBufMs.ajax", () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, sendBufMs: { ajax: 100 } });
+      t.get('a1', undefined, true);
+      const poll1 = t.get('a1');
+      const poll2 = new FakeResponse();
+      ts.schedule(() => {
+        t.srv.send('alice', ['test/1']);
+        t.srv.send('alice', ['test/2']);
+      }, 50); // idle: poll1 answered at 50 with both
+      ts.schedule(() => t.get('a1', poll2), 60); // the client polls again…
+      ts.schedule(() => t.srv.send('alice', ['test/3']), 70); // …busy (answered at 50): waits 100 ms, so poll2 gets test/3 at 170
+      expectObservable(poll1.wire).toBe('50ms (b|)', { b: 'batch:test/1+test/2' });
+      expectObservable(poll2.wire).toBe('170ms (b|)', { b: 'batch:test/3' });
+      ts.schedule(() => void t.srv.close(), 300);
+    });
+  });
+
+  it("batching 'adaptive', Ajax: while a client of the uid is between polls, the uid's pushes wait for the window, so its next poll is held for them", () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = setup(ts, { wsKeepAliveMs: 0, lpTimeoutMs: 1_000, sendBufMs: { ajax: 100 } });
+      t.get('a1', undefined, true);
+      t.get('a2', undefined, true);
+      const held = t.get('a1'); // a2 has no poll held
+      const late = new FakeResponse();
+      ts.schedule(() => t.srv.send('alice', ['test/1']), 50); // not all polling: due at 150
+      ts.schedule(() => t.get('a2', late), 80); // a2's poll is held until then, not answered from a queue
+      expectObservable(held.wire).toBe('150ms (b|)', { b: 'batch:test/1' });
+      expectObservable(late.wire).toBe('150ms (b|)', { b: 'batch:test/1' });
+      ts.schedule(() => void t.srv.close(), 300);
     });
   });
 
@@ -271,7 +431,7 @@ describe('server core in virtual time', () => {
   it('no timer outlives close(): nothing fires after it, however long virtual time could run', () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
-      const t = setup(ts, { wsKeepAliveMs: 1_000, sendBufMs: { ws: 10_000, ajax: 10_000 }, reconnectGraceMs: { ws: 10_000, ajax: 10_000 }, lpTimeoutMs: 30_000 });
+      const t = setup(ts, { wsKeepAliveMs: 1_000, batching: 'window', sendBufMs: { ws: 10_000, ajax: 10_000 }, reconnectGraceMs: { ws: 10_000, ajax: 10_000 }, lpTimeoutMs: 30_000 });
       const s = t.ws('c1');
       t.get('a1', undefined, true);
       const held = t.get('a1');

@@ -203,7 +203,7 @@ describe('presence', () => {
     const clientId = freshClientId('ajax');
     const path = chskPath({ 'client-id': clientId, uid: 'carol' });
     const hs = await httpRequest(srv.port, { path: `${path}&handshake%3F=1` });
-    expect(JSON.parse(hs.body)).toEqual([['chsk/handshake', ['carol', null, true]], null]);
+    expect(JSON.parse(hs.body)).toEqual([['chsk/handshake', ['carol', null, null, true]], null]);
     expect(snap(srv.chsk.connectedUids$.getValue()).any).toEqual([]);
 
     const ac = new AbortController();
@@ -296,7 +296,7 @@ describe("send(uid, ['chsk/close'])", () => {
   });
 
   it('with flush, buffered events for the uid go out before the close', async () => {
-    srv = await fx.startServer({ sendBufMs: { ws: 10_000 } });
+    srv = await fx.startServer({ batching: 'window', sendBufMs: { ws: 10_000 } });
     const alice = rawWs(srv.port, { uid: 'alice' });
     await alice.handshake();
     srv.chsk.send('alice', ['test/last-words', 1]);

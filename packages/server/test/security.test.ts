@@ -358,7 +358,7 @@ describe.each(TRANSPORTS)('rejection pipeline over %s', (transport) => {
       } else if (transport === 'ajax-get') {
         expect(await go({ query: { uid: 'boom' } })).toEqual({ status: 500, body: 'Internal server error' });
         const r = await attempt(transport, srv!.port, { query: { uid: 'fine' } });
-        expect(JSON.parse(r.result.body)).toEqual([['chsk/handshake', ['fine', { motd: 'hi' }, true]], null]);
+        expect(JSON.parse(r.result.body)).toEqual([['chsk/handshake', ['fine', null, { motd: 'hi' }, true]], null]);
       } else {
         // a POST carries no handshake, so handshakeData is not consulted
         expect(await go({ query: { uid: 'boom' } })).toEqual(OK);

@@ -1,5 +1,5 @@
 // @sente-rx/testing: marble-test doubles of the channel socket client and server.
-// inMemoryPair (the real client and server over an in-memory transport) is still to come.
+// inMemoryPair: the real client and server over an in-memory network in virtual time.
 export { mockClientChsk } from './mock-client.js';
 export type {
   ClientIncomingEvent,
@@ -26,3 +26,5 @@ export type {
   ServerSent,
 } from './mock-server.js';
 export type { MarbleSpec } from './marbles.js';
+export { inMemoryPair } from './in-memory-pair.js';
+export type { InMemoryClientOptions, InMemoryNetwork, InMemoryPair, InMemoryPairOptions, InMemoryRequest, ReceivedEntry } from './in-memory-pair.js';

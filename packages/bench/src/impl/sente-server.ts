@@ -3,7 +3,7 @@
 // orchestrator overrides it (`sendBufMs`, or `flush: true` on every push).
 
 import http from 'node:http';
-import { defineEvents, SKIP_CSRF_CHECK } from '@sente-rx/core';
+import { defineEvents, type Packer, SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { z } from 'zod';
 import { createChannelSocketServer } from '@sente-rx/server';
 import { nodeAdapter, requestPath, requestQuery } from '@sente-rx/server/node';
@@ -22,7 +22,12 @@ await runServer(async (config): Promise<BenchServer> => {
   const sendBufMs = config.options?.['sendBufMs'] as { ws: number; ajax: number } | undefined;
   // The `sente-rx/flush` variant: every push leaves at once instead of waiting for a batch.
   const sendOptions = config.options?.['flush'] === true ? { flush: true } : undefined;
+  // The packers scenario: a packer exported by @sente-rx/packers, by name (JSON by default).
+  const packerName = config.options?.['packer'];
+  const packer = typeof packerName === 'string' ? ((await import('@sente-rx/packers')) as unknown as Record<string, Packer>)[packerName] : undefined;
+  if (typeof packerName === 'string' && packer === undefined) throw new Error(`@sente-rx/packers exports no ${packerName}`);
   const chsk = createChannelSocketServer(nodeAdapter(), {
+    ...(packer ? { packer } : {}),
     userId: (req: http.IncomingMessage) => requestQuery(req).get('uid') ?? undefined,
     csrfToken: () => SKIP_CSRF_CHECK,
     allowedOrigins: 'all',

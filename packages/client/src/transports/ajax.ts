@@ -1,19 +1,20 @@
 import {
-  AJAX_CB_ID,
+  ajaxPostRequest,
   type ChskEvent,
   CloseCode,
   DUMMY_CB_200,
-  envelope,
+  Envelopes,
   type Logger,
   type Packed,
-  packedContentType,
+  packEnvelope,
   type Packer,
   parseEnvelope,
   parseServerMessage,
   Query,
   ReservedId,
 } from '@sente-rx/core';
-import { type SchedulerLike, Subject } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
+import { hub } from '../hub.js';
 import type { FetchLike, Transport, TransportEvent } from '../types.js';
 
 /**
@@ -31,8 +32,11 @@ export const AjaxCloseCode = Object.freeze({
   REFUSED: 1008,
   /** HTTP 5xx on a poll or a POST. */
   SERVER_ERROR: CloseCode.INTERNAL_ERROR,
-  /** `simulateNetworkFailure()` (`breakConnection()`). */
-  BROKEN: CloseCode.CLIENT_ABNORMAL,
+  /**
+   * `simulateNetworkFailure()` (`breakConnection()`): the same code as a real network failure
+   * (1006), so the test aid produces the state a real failure produces.
+   */
+  BROKEN: 1006,
 });
 
 export interface AjaxTransportConfig {
@@ -41,10 +45,14 @@ export interface AjaxTransportConfig {
   readonly headers: () => Record<string, string>;
   readonly timeoutMs: number;
   readonly packer: Packer;
+  /** Sent in the form body of a `senteFormat` packer's POSTs (the query has it too). */
+  readonly clientId?: string;
   readonly logger: Logger;
   readonly scheduler: SchedulerLike;
   /** Whether the channel is open (handshake done); a poll asks for a handshake when not. */
   readonly isOpen: () => boolean;
+  /** Past this many bytes of POST bodies in flight, the connection is closed (`bufferFull`). */
+  readonly maxBufferedBytes: number;
 }
 
 class HttpStatusError extends Error {
@@ -62,7 +70,7 @@ const isTimeout = (err: unknown): boolean => err instanceof DOMException && err.
  */
 export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
   const { logger, packer, scheduler } = cfg;
-  const events = new Subject<TransportEvent>();
+  const events = hub<TransportEvent>();
   const emit = (ev: TransportEvent): void => events.next(ev);
   let stopped = false;
   let poll: AbortController | null = null;
@@ -70,6 +78,8 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
   /** Ajax positions (PROTOCOL.md): where this client stands in the server's log, when the server keeps one. */
   let position: string | undefined;
   const posts = new Set<AbortController>();
+  /** Bytes (characters, for text) of the POST bodies not answered yet. */
+  let inFlight = 0;
 
   const request = async (url: string, init: RequestInit, track: (ac: AbortController | null) => void): Promise<Packed> => {
     const ac = new AbortController();
@@ -89,14 +99,14 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
   };
 
   /** The end of the connection, with the close code for what happened (`AjaxCloseCode`). */
-  const fail = (err: unknown, code?: number): void => {
+  const fail = (err: unknown, code?: number, extra: { bufferFull?: true } = {}): void => {
     if (stopped) return;
     stopped = true;
     for (const ac of posts) ac.abort();
     const reason = err instanceof Error ? err.message : String(err);
     const status = err instanceof HttpStatusError ? err.status : 0;
     code ??= status >= 500 ? AjaxCloseCode.SERVER_ERROR : status >= 400 ? AjaxCloseCode.REFUSED : AjaxCloseCode.NETWORK;
-    emit({ kind: 'closed', code, reason, clean: false });
+    emit({ kind: 'closed', code, reason, clean: false, ...(status === 0 ? {} : { status }), ...extra });
   };
 
   const reply = (cbId: string | null, value: unknown): void => {
@@ -160,14 +170,31 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
     },
     send(event: ChskEvent, cbId: string | null): boolean {
       if (stopped) return false;
-      const packed = packer.pack(envelope(event, cbId === null ? null : AJAX_CB_ID)); // throws when it cannot be packed
-      const headers = { ...cfg.headers(), 'Content-Type': packedContentType(packer.binary, 'client') };
+      const packed = packEnvelope(packer, Envelopes.ajaxEvent(event, cbId !== null)); // throws when it cannot be packed
+      // Sente's form (udt, client-id, ppstr) with EDN/Transit, else the raw body (PROTOCOL.md §4).
+      const udt = String(scheduler.now());
+      const post = ajaxPostRequest(packer, packed, cfg.clientId ?? '', udt);
+      const headers = { ...cfg.headers(), 'Content-Type': post.contentType };
+      const size = packed.length;
+      if (inFlight + size > cfg.maxBufferedBytes) {
+        logger.warn('sente-rx: closing an Ajax channel whose server does not keep up (POST bodies in flight over maxBufferedBytes)', { inFlight, maxBufferedBytes: cfg.maxBufferedBytes });
+        fail(new Error('send buffer full'), AjaxCloseCode.NETWORK, { bufferFull: true });
+        poll?.abort();
+        return true; // the closed event has failed it (chsk/closed)
+      }
+      inFlight += size;
       let mine: AbortController | null = null;
-      request(cfg.url({ [Query.UDT]: String(scheduler.now()) }), { method: 'POST', headers, body: packed as BodyInit }, (ac) => {
+      let settled = false;
+      const done = (): void => {
+        if (!settled) inFlight -= size;
+        settled = true;
+      };
+      request(cfg.url({ [Query.UDT]: udt, ...post.query }), { method: 'POST', headers, body: post.body as BodyInit }, (ac) => {
         if (ac !== null) posts.add((mine = ac));
         else if (mine !== null) posts.delete(mine);
       }).then(
         (body) => {
+          done();
           let value: unknown;
           try {
             const env = parseEnvelope(packer.unpack(body));
@@ -183,6 +210,7 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
           else if (value !== DUMMY_CB_200) logger.debug('sente-rx: an Ajax POST without a callback got an answer', { value });
         },
         (err: unknown) => {
+          done();
           if (stopped) return;
           if (isTimeout(err)) {
             reply(cbId, 'chsk/timeout');
@@ -208,15 +236,15 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
     },
     /** Always the loud kind: a long-poll cannot go silent for longer than one poll. */
     simulateNetworkFailure() {
-      fail(new Error('connection broken on request'), AjaxCloseCode.BROKEN);
+      fail(new Error('connection broken on request'), AjaxCloseCode.NETWORK);
       poll?.abort();
     },
   };
 }
 
-/** The 4th element of a handshake (`[["chsk/handshake", [uid, data, first, position]], null]`), when a string. */
+/** The 5th element of a handshake (`[["chsk/handshake", [uid, null, data, first, position]], null]`), when a string. */
 function handshakePosition(value: unknown): string | undefined {
   const hs: unknown = Array.isArray(value) && Array.isArray(value[0]) ? value[0][1] : undefined;
-  const p: unknown = Array.isArray(hs) ? hs[3] : undefined;
+  const p: unknown = Array.isArray(hs) ? hs[4] : undefined;
   return typeof p === 'string' ? p : undefined;
 }

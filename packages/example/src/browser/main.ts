@@ -7,20 +7,13 @@
  * `wsPingTimeoutMs` and `ajaxTimeoutMs` tune the client's dead-socket detection (the browser
  * tests shorten them).
  */
-import { createChannelSocketClient } from '@sente-rx/client';
-import { type ChskEvent, type ChskState, type Logger, type RequestedType, isChskError } from '@sente-rx/core';
+import { createChannelSocketClient, startClientChskRouter, type ClientChskHandlers, type ClientEventMsg } from '@sente-rx/client';
+import { type ChskState, type ClientEvent, type Logger, type ReplyOf, type RequestedType, isChskError } from '@sente-rx/core';
 import type { Observable } from 'rxjs';
-import {
-  BROADCAST_COUNT,
-  UID_PATTERN,
-  type BreakMode,
-  type ClientEvents,
-  type ExampleHandshakeData,
-  type Replies,
-  type ServerEvents,
-  type SessionInfo,
-} from '../events.js';
+import { events, handshakeDataSchema, type ExampleEvents } from '../contract.js';
+import { BROADCAST_COUNT, UID_PATTERN, type BreakMode, type SessionInfo } from '../events.js';
 import { BroadcastMeter } from './broadcast-meter.js';
+import { ConfirmPanel } from './confirm-panel.js';
 import { byId, preview } from './dom.js';
 import { EventLog } from './event-log.js';
 import { StatePanel } from './state-panel.js';
@@ -43,8 +36,10 @@ const consoleLogger: Logger = {
 
 // ---- the channel socket ----------------------------------------------------------------------
 
-// The token is a function, so every connect and send reads the current one.
+// The token is a function, so every connect and send reads the current one. `events` types
+// send, recv$ and the replies by the contract, and checks what the server sends against it.
 const chsk = createChannelSocketClient('/chsk', () => csrfToken, {
+  events,
   type: requestedType,
   logger: consoleLogger,
   ...positiveInt('wsKeepAliveMs'),
@@ -54,15 +49,17 @@ const chsk = createChannelSocketClient('/chsk', () => csrfToken, {
 // For poking at it from the devtools console: chsk.send(['example/echo', { text: 'hi' }], { timeoutMs: 5000 }).subscribe(console.log)
 Object.assign(globalThis, { chsk });
 
-/** A typed request: the event's data and the reply are checked against events.ts. */
-function request<K extends keyof Replies & keyof ClientEvents>(id: K, data: ClientEvents[K]): Observable<Replies[K]> {
-  return chsk.send([id, data] as ChskEvent, { timeoutMs: REPLY_TIMEOUT_MS }) as Observable<Replies[K]>;
+type Outgoing = ClientEvent<ExampleEvents>;
+
+/** A request: the event and its reply are typed (and the reply checked) by the contract. */
+function request<E extends Outgoing>(event: E): Observable<ReplyOf<ExampleEvents, 'client', E[0]>> {
+  return chsk.send(event, { timeoutMs: REPLY_TIMEOUT_MS });
 }
 
-/** A typed fire-and-forget send; a closed channel is reported in `out`. */
-function tell<K extends keyof ClientEvents>(id: K, data: ClientEvents[K], out: HTMLElement): void {
-  chsk.send([id, data] as ChskEvent).subscribe({ error: (err: unknown) => showError(out, err) });
-  log.add('sent', id, preview(data));
+/** A fire-and-forget send; a closed channel is reported in `out`. */
+function tell(event: Outgoing, out: HTMLElement): void {
+  chsk.send(event).subscribe({ error: (err: unknown) => showError(out, err) });
+  log.add('sent', event[0], preview(event[1]));
 }
 
 // ---- the page --------------------------------------------------------------------------------
@@ -73,6 +70,8 @@ const meter = new BroadcastMeter(byId('broadcast-grid'), byId('broadcast-status'
 const replyOut = byId('reply-output');
 const userOut = byId('user-output');
 const loopPill = byId('loop-state');
+const noteOut = byId('note-output');
+const confirmPanel = new ConfirmPanel(byId('confirm-box'), byId('confirm-question'), byId('btn-confirm-yes'), byId('btn-confirm-no'));
 
 for (const a of document.querySelectorAll<HTMLAnchorElement>('.transports a')) {
   a.classList.toggle('current', a.dataset.type === requestedType);
@@ -85,46 +84,55 @@ chsk.state$.subscribe(([old, now]) => {
 
 let broadcastLine: { run: number; li: HTMLLIElement } | undefined;
 
-chsk.recv$.subscribe((msg) => {
-  switch (msg.id) {
-    case 'chsk/state': {
-      const [old, now] = msg.data as readonly [ChskState, ChskState];
-      return void log.add('state', msg.id, describeTransition(old, now));
-    }
-    case 'chsk/handshake': {
-      const [uid, data, first] = msg.data as readonly [string, ExampleHandshakeData | null, boolean];
-      if (data !== null) setLoop(data.loop);
-      return void log.add('recv', msg.id, `uid ${uid}${first ? ', first handshake' : ''} ${preview(data)}`);
-    }
-    case 'chsk/ws-ping':
-      return void log.add('ping', msg.id);
-    case 'example/broadcast': {
-      // 100 events in one folded log line; the meter shows each one arrive.
-      const { run, i, of } = msg.data as ServerEvents['example/broadcast'];
-      meter.receive(run, i, of);
-      if (broadcastLine?.run !== run) broadcastLine = { run, li: log.add('recv', msg.id) };
-      return EventLog.update(broadcastLine.li, `example/broadcast ${meter.summary}`);
-    }
-    case 'example/loop-state':
-      setLoop((msg.data as ServerEvents['example/loop-state']).on);
-      return void log.add('recv', msg.id, preview(msg.data));
-    default:
-      return void log.add('recv', msg.id, preview(msg.data));
-  }
-});
+/**
+ * What the page does with each received event (Sente's `-event-msg-handler`): the handlers get
+ * the contract's types, narrowed by id. `example/confirm` is a server→client request: the
+ * handler's result (here a Promise of the user's answer) is the reply.
+ */
+const handlers: ClientChskHandlers<ClientEventMsg<ExampleEvents>> = {
+  'chsk/state': (msg) => void log.add('state', msg.id, describeTransition(msg.data[0], msg.data[1])),
+  'chsk/handshake': (msg) => {
+    const [uid, data, first] = msg.data;
+    const hs = handshakeDataSchema.safeParse(data);
+    if (hs.success) setLoop(hs.data.loop);
+    log.add('recv', msg.id, `uid ${uid}${first ? ', first handshake' : ''} ${preview(data)}`);
+  },
+  'chsk/ws-ping': (msg) => void log.add('ping', msg.id),
+  'example/broadcast': (msg) => {
+    // 100 events in one folded log line; the meter shows each one arrive.
+    const { run, i, of } = msg.data;
+    meter.receive(run, i, of);
+    const line = broadcastLine?.run === run ? broadcastLine : (broadcastLine = { run, li: log.add('recv', msg.id) });
+    EventLog.update(line.li, `example/broadcast ${meter.summary}`);
+  },
+  'example/loop-state': (msg) => {
+    setLoop(msg.data.on);
+    log.add('recv', msg.id, preview(msg.data));
+  },
+  'example/confirm': (msg) => {
+    log.add('recv', msg.id, `the server asks: ${msg.data.question}`);
+    return confirmPanel.ask(msg.data.question);
+  },
+  'example/note': (msg) => {
+    show(noteOut, `note from ${msg.data.from}: ${msg.data.text}`);
+    log.add('recv', msg.id, preview(msg.data));
+  },
+  default: (msg) => void log.add('recv', msg.id, preview(msg.data)),
+};
+startClientChskRouter(chsk.recv$, handlers, { logger: consoleLogger });
 
 // ---- controls --------------------------------------------------------------------------------
 
 onClick('btn-send', () => {
   show(replyOut, 'sent example/hello — no reply asked (the server logs it)');
-  tell('example/hello', { from: 'the send button', at: Date.now() }, replyOut);
+  tell(['example/hello', { from: 'the send button', at: Date.now() }], replyOut);
 });
 
 onClick('btn-send-reply', () => {
   const t0 = performance.now();
   show(replyOut, 'waiting for the reply…');
   log.add('sent', 'example/echo', `(reply within ${REPLY_TIMEOUT_MS / 1000} s)`);
-  request('example/echo', { text: 'hello from the page', at: Date.now() }).subscribe({
+  request(['example/echo', { text: 'hello from the page', at: Date.now() }]).subscribe({
     next: (reply) => {
       show(replyOut, `reply after ${Math.round(performance.now() - t0)} ms: ${preview(reply)}`);
       log.add('reply', 'example/echo', preview(reply));
@@ -135,14 +143,14 @@ onClick('btn-send-reply', () => {
 
 onClick('btn-broadcast', () => {
   byId('broadcast-status').textContent = 'asking the server…';
-  request('example/test-broadcast', {}).subscribe({
+  request(['example/test-broadcast', {}]).subscribe({
     next: (r) => log.add('reply', 'example/test-broadcast', `run #${r.run}: ${r.count} events to ${r.uids.join(', ')}`),
     error: (err: unknown) => showError(byId('broadcast-status'), err),
   });
 });
 
 onClick('btn-loop', () =>
-  request('example/toggle-loop', {}).subscribe({
+  request(['example/toggle-loop', {}]).subscribe({
     next: (r) => setLoop(r.on),
     error: (err: unknown) => showError(replyOut, err),
   }),
@@ -163,7 +171,7 @@ const breakConnection = (mode: BreakMode): void => {
       ? 'asked the server to kill this socket: the client sees it drop and reconnects'
       : 'asked the server to go silent on this socket: the client notices when its ping goes unanswered',
   );
-  tell('example/break', { mode }, replyOut);
+  tell(['example/break', { mode }], replyOut);
 };
 onClick('btn-kill', () => breakConnection('kill'));
 onClick('btn-silence', () => breakConnection('silence'));
@@ -183,7 +191,7 @@ byId<HTMLFormElement>('push-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const to = byId<HTMLInputElement>('push-to').value.trim();
   const text = byId<HTMLInputElement>('push-text').value;
-  request('example/push', { to, text }).subscribe({
+  request(['example/push', { to, text }]).subscribe({
     next: (r) =>
       'error' in r ? show(userOut, r.error, true) : show(userOut, `pushed to ${r.to} (${r.online ? 'connected' : 'not connected right now'})`),
     error: (err: unknown) => showError(userOut, err),
@@ -191,13 +199,32 @@ byId<HTMLFormElement>('push-form').addEventListener('submit', (e) => {
 });
 
 onClick('btn-uids', () =>
-  request('example/connected-uids', {}).subscribe({
+  request(['example/connected-uids', {}]).subscribe({
     next: (r) => show(userOut, `connected uids: ${r.any.join(', ') || '—'}  ·  ws: ${r.ws.join(', ') || '—'}  ·  ajax: ${r.ajax.join(', ') || '—'}`),
     error: (err: unknown) => showError(userOut, err),
   }),
 );
 
 onClick('btn-clear', () => log.clear());
+
+// ---- a server→client request and a broadcast ---------------------------------------------------
+
+// The server answers example/ask-me by asking this tab (example/confirm, handled above), then
+// replies with the answer it got.
+onClick('btn-ask-me', () => {
+  show(noteOut, 'asked the server to ask this tab…');
+  request(['example/ask-me', { question: 'Do you confirm this request from the server?' }]).subscribe({
+    next: (r) => ('error' in r ? show(noteOut, `no answer: ${r.error}`, true) : show(noteOut, `the server got the answer: ${r.answer ? 'yes' : 'no'}`)),
+    error: (err: unknown) => showError(noteOut, err),
+  });
+});
+
+byId<HTMLFormElement>('note-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  request(['example/note', { text: byId<HTMLInputElement>('note-text').value.slice(0, 200) }]).subscribe({
+    error: (err: unknown) => showError(noteOut, err),
+  });
+});
 
 // ---- login, and recovering a session the server forgot ---------------------------------------
 
@@ -241,15 +268,18 @@ async function refreshSession(): Promise<boolean> {
 let checkingSession = false;
 /**
  * The demo's sessions live in the server's memory, so a restarted server refuses our old CSRF
- * token (403) and the client would retry forever (Sente #368). Each time a reconnect gets
- * scheduled we ask for the session; if it is a new one, we reconnect at once with its token.
+ * token (403). The client does not retry a 401/403 by itself (Sente #368, #405): its state shows
+ * `lastClose.reason === 'unauthorized'`. Then we ask for the session; if it is a new one, we
+ * reconnect with its token. The same token again would only be refused again: we say so and wait
+ * for the Reconnect button.
  */
 function recoverForgottenSession(old: ChskState, now: ChskState): void {
-  if (now.open || checkingSession || now.udtNextReconnect === undefined || now.udtNextReconnect === old.udtNextReconnect) return;
+  if (checkingSession || now.lastClose?.reason !== 'unauthorized' || old.lastClose === now.lastClose) return;
   checkingSession = true;
+  log.add('info', 'unauthorized', `the server refused the channel (HTTP ${now.lastClose.status ?? '?'}): asking for a fresh session`);
   refreshSession()
-    .then((renewed) => renewed && chsk.reconnect())
-    .catch(() => undefined) // the server is unreachable: the client's own retries go on
+    .then((renewed) => (renewed ? chsk.reconnect() : log.add('info', 'unauthorized', 'the session did not change: log in again or press Reconnect')))
+    .catch(() => log.add('error', 'session', 'GET /session failed: press Reconnect to try again'))
     .finally(() => (checkingSession = false));
 }
 

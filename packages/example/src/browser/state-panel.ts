@@ -20,7 +20,9 @@ export class StatePanel {
   }
 
   render(s: ChskState): void {
-    const connecting = !s.open && s.udtNextReconnect === undefined && s.lastClose?.reason !== 'requested-disconnect';
+    // Not reconnecting by itself after disconnect(), or after a 401/403 (until reconnect()).
+    const stopped = s.lastClose?.reason === 'requested-disconnect' || s.lastClose?.reason === 'unauthorized';
+    const connecting = !s.open && s.udtNextReconnect === undefined && !stopped;
     this.#card.dataset.open = String(s.open);
     this.#card.dataset.everOpened = String(s.everOpened);
     this.#card.dataset.uid = s.uid ?? '';
@@ -29,7 +31,7 @@ export class StatePanel {
     this.#badge.textContent = s.open ? 'open' : s.everOpened ? (connecting ? 'closed, connecting…' : 'closed') : 'connecting…';
     this.#type.textContent = s.type === this.#requested ? s.type : `${s.type} (asked for ${this.#requested})`;
     this.#uid.textContent = s.uid === null ? '—' : s.uid === NIL_UID ? `${NIL_UID} (anonymous)` : s.uid;
-    this.#close.textContent = s.lastClose === undefined ? '—' : `${s.lastClose.reason} at ${clock(s.lastClose.udt)}`;
+    this.#close.textContent = s.lastClose === undefined ? '—' : `${s.lastClose.reason}${s.lastClose.status === undefined ? '' : ` (HTTP ${s.lastClose.status})`} at ${clock(s.lastClose.udt)}`;
     this.#ws.textContent =
       s.lastWsClose === undefined
         ? '—'

@@ -1,16 +1,20 @@
 /**
  * The Node adapter: `ws` in noServer mode for WebSockets, plain `(req, res)` handlers for Ajax.
  * It composes with the host server and never takes it over: `attach` adds one 'upgrade' listener
- * that handles its own path and leaves every other upgrade to other listeners.
+ * that handles its own path and leaves every other upgrade to other listeners, answering (400)
+ * only those no listener took (see `AttachOptions.unhandledUpgradeMs`).
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Packed } from '@sente-rx/core';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import { firstValueFrom, forkJoin, fromEvent, map, of, race, type SchedulerLike, take, timer } from 'rxjs';
-import { ContentType } from '@sente-rx/core';
+import { ContentType, isFormContentType } from '@sente-rx/core';
+import { RateLimitedLog } from './rate-limited-log.js';
+import { requestPath } from './request-path.js';
 import type { AjaxResponder, Rejection, RequestInfo, RequestView, ServerAdapter, ServerCore, WsConnection } from '../types.js';
 
 export interface NodeAdapterApi {
@@ -18,11 +22,32 @@ export interface NodeAdapterApi {
   ajaxGetOrWsHandshake(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
   /** POST on the channel path: an event from an Ajax client. Mount before any body parser, or let the parser leave a Buffer/string in `req.body`. */
   ajaxPost(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
-  /** Handle WebSocket upgrades for `path` on `server`; other paths are left alone. */
-  attach(server: HttpServer, opts?: { path?: string }): void;
+  /**
+   * Handle WebSocket upgrades for `opts.path` on `server` (matched with `requestPath`, so an
+   * absolute-form request line `GET http://host/chsk` counts and nothing throws). Upgrades for
+   * other paths are left to the server's other 'upgrade' listeners; one that none of them takes
+   * is answered 400 and closed (see `AttachOptions`), with a warning at most once a minute.
+   */
+  attach(server: HttpServer, opts?: AttachOptions): void;
   /** For hosts that route upgrades themselves: handle one upgrade request. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
+
+export interface AttachOptions {
+  /** The channel path. @default '/chsk' */
+  readonly path?: string;
+  /**
+   * How long an upgrade for another path may stay unanswered when the server has other 'upgrade'
+   * listeners (they may take it later, e.g. after an async check). After this, unless a listener
+   * took the socket (wrote to it, read from it, ended or destroyed it), it is answered
+   * `400 Bad Request` and closed. With no other listener it is answered at once. Timed on the
+   * server's `scheduler`. @default 10_000 (10 s)
+   */
+  readonly unhandledUpgradeMs?: number;
+}
+
+/** The default of `AttachOptions.unhandledUpgradeMs`. */
+export const UNHANDLED_UPGRADE_MS = 10_000; // 10 s
 
 export interface NodeAdapterOptions {
   /** Trust `X-Forwarded-For` for `request.remoteAddress`. @default false */
@@ -65,18 +90,35 @@ function info(req: IncomingMessage, transport: 'ws' | 'ajax', trustProxy: boolea
   };
 }
 
+/**
+ * The headers of a refusal, lower-cased (one value per name). `r` comes from the pipeline, which
+ * has validated the app's headers (`sanitizeRejection`); the framing headers are set last anyway.
+ */
+function rejectionHeaders(r: Rejection, body: string): Record<string, string> {
+  return { 'content-type': ContentType.PLAIN, 'cache-control': 'no-store', ...r.headers, 'content-length': String(Buffer.byteLength(body)) };
+}
+
 function writeRejection(res: ServerResponse, r: Rejection): void {
   const body = r.body ?? STATUS_CODES[r.status] ?? '';
-  res.writeHead(r.status, { 'Content-Type': ContentType.PLAIN, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...r.headers });
+  res.writeHead(r.status, rejectionHeaders(r, body));
   res.end(body);
 }
 
 function rejectUpgrade(socket: Duplex, r: Rejection): void {
+  if (socket.destroyed || socket.writableEnded) return;
   const body = r.body ?? STATUS_CODES[r.status] ?? '';
-  const headers = Object.entries({ 'Content-Type': ContentType.PLAIN, ...r.headers })
+  const headers = Object.entries(rejectionHeaders(r, body))
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
-  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nConnection: close\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // As ws does: once the response is flushed, close, so a client that never closes holds no fd.
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nconnection: close\r\n${headers}\r\n${body}`);
+}
+
+/** Whether some listener took an upgrade's socket: wrote to it, reads it, ended or destroyed it. */
+function taken(socket: Duplex): boolean {
+  const written = (socket as Partial<Socket>).bytesWritten ?? 0;
+  return socket.destroyed || socket.writableEnded || written > 0 || socket.writableLength > 0 || socket.readableFlowing === true || socket.listenerCount('data') > 0;
 }
 
 function responder(res: ServerResponse): AjaxResponder {
@@ -145,6 +187,20 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
         logger.warn('sente-rx: WebSocket error; the socket is closed', { clientId: conn?.clientId, uid: conn?.uid, code: err.code, err: err.message });
       };
       const onUpgradeSocketError = (): void => undefined;
+      const setupWarnings = new RateLimitedLog(logger, core.scheduler);
+      /** Upgrades for other paths waiting for another listener to take them; `close()` answers them. */
+      const waiting = new Set<() => void>();
+
+      /** An upgrade for a path `attach` does not serve, once no listener took it: 400, closed. */
+      function answerUnhandled(req: IncomingMessage, socket: Duplex, served: string): void {
+        if (taken(socket)) return;
+        socket.on('error', onUpgradeSocketError);
+        setupWarnings.warn('unhandled-upgrade', 'sente-rx: answered 400 to an upgrade for a path no listener serves (is the client\'s path right?)', {
+          path: requestPath(req).slice(0, 200),
+          served,
+        });
+        rejectUpgrade(socket, { status: 400, body: 'No WebSocket endpoint at this path' });
+      }
 
       function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
         socket.on('error', onUpgradeSocketError);
@@ -174,6 +230,7 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
         // The upgrade listeners stay: until the host server closes, upgrades to our path are
         // refused with 503 instead of being left to whatever other listener the app has.
         closed = true;
+        for (const answer of [...waiting]) answer();
         // Sockets got 1001 from the core; give their closing handshakes a moment, then cut the rest.
         await allClosed(wss, CLOSE_HANDSHAKE_MS, core.scheduler);
         for (const ws of wss.clients) ws.terminate();
@@ -184,11 +241,26 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
         handleUpgrade,
         attach(server, opts = {}) {
           const path = opts.path ?? '/chsk';
+          const waitMs = opts.unhandledUpgradeMs ?? UNHANDLED_UPGRADE_MS;
+          if (!(Number.isFinite(waitMs) && waitMs >= 0)) throw new TypeError(`attach: unhandledUpgradeMs must be a finite number >= 0, got ${String(waitMs)}`);
           const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-            const url = req.url ?? '/';
-            const q = url.indexOf('?');
-            if ((q === -1 ? url : url.slice(0, q)) !== path) return;
-            handleUpgrade(req, socket, head);
+            if (requestPath(req) === path) return handleUpgrade(req, socket, head);
+            // Without an answer the socket stays open forever (issue 9 item 2). Node calls every
+            // listener synchronously: with no other listener nobody else will see it, so answer
+            // now (unless one registered before us already did); otherwise give the others time.
+            if (!server.listeners('upgrade').some((l) => l !== listener)) return answerUnhandled(req, socket, path);
+            const answer = (): void => {
+              stop();
+              answerUnhandled(req, socket, path);
+            };
+            const stop = (): void => {
+              wait.unsubscribe();
+              waiting.delete(answer);
+              socket.removeListener('close', stop);
+            };
+            const wait = timer(waitMs, core.scheduler).subscribe(answer);
+            waiting.add(answer);
+            socket.once('close', stop);
           };
           server.on('upgrade', listener);
         },
@@ -197,6 +269,9 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
           if (closed) return writeRejection(res, { status: 503, body: 'Server closing' });
           if ((req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
             // Only reached when no upgrade listener took the request: the host did not attach().
+            setupWarnings.warn('upgrade-reached-ajax', 'sente-rx: a WebSocket upgrade reached ajaxGetOrWsHandshake (answered 426): the host server routes no upgrades to sente-rx; call chsk.attach(server) or chsk.handleUpgrade(req, socket, head) from its \'upgrade\' listener', {
+              path: requestPath(req).slice(0, 200),
+            });
             return writeRejection(res, { status: 426, body: 'WebSocket upgrades are not handled here; call attach(server) or handleUpgrade' });
           }
           const admission = core.admit(view(req), req);
@@ -228,11 +303,13 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
             return done(parsed);
           }
           if (parsed !== undefined && (req.readableEnded || req.complete)) {
+            // A form parser (express.urlencoded) left Sente's form fields: put the form back together.
+            if (isFormContentType(req.headers['content-type']) && isStringRecord(parsed)) return done(new URLSearchParams(parsed).toString());
             // A body parser ran first and left a parsed value: take it as the unpacked envelope.
             if (core.options.packer.binary) return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
             let repacked: Packed;
             try {
-              repacked = core.options.packer.pack(parsed);
+              repacked = core.options.packer.pack(parsed, 'ajax-event');
             } catch {
               return writeRejection(res, { status: 400, body: 'Bad request: the body was consumed by a body parser; mount ajaxPost before it' });
             }
@@ -263,3 +340,6 @@ export function nodeAdapter(options: NodeAdapterOptions = {}): ServerAdapter<Inc
     },
   };
 }
+
+const isStringRecord = (x: unknown): x is Record<string, string> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v) => typeof v === 'string');
