@@ -13,7 +13,10 @@
 //   --out=DIR            where to write RESULTS.md and ratios.svg
 //   --render=FILE        measure nothing: re-render a saved results JSON (every run saves one in
 //                        test-output/last-results.json)
+//   --cluster            also the cross-node push on Redis (dist/cluster-push.js, issue 12), as its
+//                        own section of RESULTS.md; on by default in the full run
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,7 @@ import type { Scenario } from './metrics.js';
 import { consoleTable, resultsMarkdown } from './report.js';
 import { ratiosSvg } from './svg.js';
 import { ALL_IMPLS, type Impl } from './types.js';
+import { clusterPushTable, type ClusterPushResult } from './cluster-report.js';
 
 const distDir = path.dirname(fileURLToPath(import.meta.url));
 const packageDir = path.dirname(distDir);
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     loaders: { type: 'string' },
     out: { type: 'string' },
     render: { type: 'string' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 
@@ -72,13 +77,36 @@ if (args.render !== undefined) {
   mkdirSync(testOutput, { recursive: true });
   writeFileSync(path.join(testOutput, 'last-results.json'), `${JSON.stringify(results, null, 1)}\n`);
 }
+// The cross-node push runs in its own process (it forks server nodes and a redis-server).
+let cluster: ClusterPushResult[] | undefined;
+if (args.render === undefined && (args.cluster || complete)) {
+  console.log('cross-node push (dist/cluster-push.js)…');
+  const r = spawnSync(process.execPath, [path.join(distDir, 'cluster-push.js'), '--json', ...(config.name === 'full' ? [] : ['--quick'])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60_000,
+  });
+  const last = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    cluster = JSON.parse(last) as ClusterPushResult[];
+  } catch {
+    console.log(`the cross-node push failed (status ${String(r.status)}): ${last.slice(0, 200)}`);
+    process.exitCode = 1;
+  }
+}
+
 // Only a complete full run replaces the committed RESULTS.md and ratios.svg.
 const outDir = args.out ?? (complete ? packageDir : testOutput);
 
 console.log('');
 console.log(consoleTable(results));
 mkdirSync(outDir, { recursive: true });
-writeFileSync(path.join(outDir, 'RESULTS.md'), resultsMarkdown(results));
+const clusterSection =
+  cluster === undefined
+    ? ''
+    : `\n## Cross-node push on Redis (issue 12)\n\nOne WebSocket client per user, users split evenly over the nodes, node 0 publishing everything in closed-loop windows; rate and latency are of the whole 2-core machine (load generator included; latency includes the 30 ms WebSocket send buffer); server CPU is summed over all nodes; the last column is each node's messages received from Redis ÷ messages published (interest routing). Per-message costs, not a scaling claim.\n\n${clusterPushTable(cluster)}\n`;
+if (cluster !== undefined) console.log(`\n${clusterPushTable(cluster)}`);
+writeFileSync(path.join(outDir, 'RESULTS.md'), resultsMarkdown(results) + clusterSection);
 writeFileSync(path.join(outDir, 'ratios.svg'), ratiosSvg(results));
 console.log(`\nwrote ${path.join(outDir, 'RESULTS.md')} and ratios.svg (${Math.round(results.seconds)} s)`);
 const failed = results.checks.filter((c) => !c.ok).length;

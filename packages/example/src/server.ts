@@ -19,11 +19,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isChskError, type Logger } from '@sente-rx/core';
 import { startServerChskRouter, type ServerChskHandlers, type ServerOptions } from '@sente-rx/server';
 import { requestPath } from '@sente-rx/server/node';
+import { redisBroker } from '@sente-rx/redis';
 import { catchError, map, of } from 'rxjs';
 import { createExampleChsk, type ExampleChsk, type ExampleServerMsg } from './chsk-server.js';
 import { ConnectionBreaker } from './connection-breaker.js';
 import { BROADCAST_COUNT, BROADCAST_LOOP_MS, UID_PATTERN, type ExampleHandshakeData, type SessionInfo } from './events.js';
-import { SessionStore } from './session.js';
+import { type Sessions, SessionStore, SignedCookieSessions } from './session.js';
 
 export interface ExampleServerOptions {
   /** `0` picks a free port. @default 3000 */
@@ -32,8 +33,11 @@ export interface ExampleServerOptions {
   readonly host?: string;
   /** Where app.js, style.css and index.html are. @default the `public/` folder beside this module (dist/public) */
   readonly publicDir?: string;
-  /** Sessions survive a restart only if the caller passes the same store again. @default a new store */
-  readonly sessions?: SessionStore;
+  /**
+   * Sessions survive a restart only if the caller passes the same store again; nodes of a cluster
+   * share signed-cookie sessions (`SignedCookieSessions`). @default a new in-memory store
+   */
+  readonly sessions?: Sessions;
   /** Extra chsk server options (timers, limits); the session-based ones are set here. */
   readonly chsk?: Omit<ServerOptions<http.IncomingMessage>, 'userId' | 'csrfToken' | 'handshakeData'>;
   /** One line per notable server event. @default console.log with a timestamp */
@@ -319,12 +323,32 @@ if (isMain()) {
     console.error(`PORT must be an integer 0-65535, got ${process.env.PORT}`);
     process.exit(1);
   }
-  const server = await startExampleServer({ port, host: process.env.HOST ?? '127.0.0.1' });
-  console.log(`sente-rx example on ${server.url}/  (transport: ${server.url}/?type=ws | ?type=ajax | ?type=auto)`);
-  console.log('Open a second window (or a private one) to be a second client or user. Ctrl-C stops.');
+  // As one node of `npm run start:cluster` (src/cluster.ts): sessions in signed cookies every node
+  // can read, the Redis broker, a name on every log line, and the port reported to the parent.
+  const secret = process.env.SESSION_SECRET;
+  const name = process.env.NODE_NAME;
+  const log = name === undefined ? undefined : (line: string): void => defaultLog(`[${name}] ${line}`);
+  const redisUrl = process.env.REDIS_URL;
+  const broker = redisUrl === undefined ? undefined : redisBroker({ url: redisUrl, prefix: process.env.REDIS_PREFIX ?? 'sente-rx-example', logger: lineLogger(log ?? defaultLog) });
+  const server = await startExampleServer({
+    port,
+    host: process.env.HOST ?? '127.0.0.1',
+    ...(secret === undefined ? {} : { sessions: new SignedCookieSessions(secret) }),
+    ...(log === undefined ? {} : { log }),
+    ...(broker === undefined ? {} : { chsk: { broker } }),
+  });
+  // The server does not close a broker it was given: the app does, after the server.
+  const shutdown = (): Promise<void> => server.close().then(() => broker?.close());
+  if (process.send !== undefined) {
+    process.send({ port: server.port });
+    process.on('disconnect', () => void shutdown().finally(() => process.exit(0)));
+  } else {
+    console.log(`sente-rx example on ${server.url}/  (transport: ${server.url}/?type=ws | ?type=ajax | ?type=auto)`);
+    console.log('Open a second window (or a private one) to be a second client or user. Ctrl-C stops.');
+  }
   const stop = (): void => {
-    console.log('stopping…');
-    server.close().then(
+    if (process.send === undefined) console.log('stopping…');
+    shutdown().then(
       () => process.exit(0),
       () => process.exit(1),
     );

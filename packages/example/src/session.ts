@@ -5,7 +5,7 @@
  *
  * Memory is bounded: past `maxSessions` the least recently used session is dropped.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface Session {
@@ -98,4 +98,59 @@ function readCookie(header: string | undefined, name: string): string | undefine
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/** What the server needs of a session store (the in-memory one above, or the signed-cookie one below). */
+export type Sessions = Pick<SessionStore, 'get' | 'getOrCreate' | 'setUid'>;
+
+/**
+ * A stateless session for the cluster demo: the session itself (`{ id, csrfToken, uid }`) is in
+ * the cookie, signed with HMAC-SHA256 under a secret every node shares, so a request may land on
+ * any node (no sticky sessions, no shared store). Same interface and cookie flags as SessionStore;
+ * a cookie with a bad signature is no session.
+ */
+export class SignedCookieSessions implements Sessions {
+  readonly #secret: Buffer;
+  readonly #cookieName: string;
+
+  constructor(secret: string, options: Pick<SessionStoreOptions, 'cookieName'> = {}) {
+    if (secret.length < 16) throw new TypeError('the session secret must be at least 16 characters');
+    this.#secret = Buffer.from(secret);
+    this.#cookieName = options.cookieName ?? 'sente-rx-example-sid';
+  }
+
+  get(req: IncomingMessage): Session | undefined {
+    const raw = readCookie(req.headers.cookie, this.#cookieName);
+    const dot = raw?.lastIndexOf('.') ?? -1;
+    if (raw === undefined || dot < 1) return undefined;
+    const body = raw.slice(0, dot);
+    const sig = Buffer.from(raw.slice(dot + 1));
+    const want = Buffer.from(this.#sign(body));
+    if (sig.length !== want.length || !timingSafeEqual(sig, want)) return undefined;
+    try {
+      const s = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { i?: unknown; c?: unknown; u?: unknown };
+      if (typeof s.i !== 'string' || typeof s.c !== 'string' || !(s.u === undefined || typeof s.u === 'string')) return undefined;
+      return { id: s.i, csrfToken: s.c, uid: s.u };
+    } catch {
+      return undefined;
+    }
+  }
+
+  getOrCreate(req: IncomingMessage, res: ServerResponse): Session {
+    return this.get(req) ?? this.#put({ id: randomToken(), csrfToken: randomToken(), uid: undefined }, res);
+  }
+
+  setUid(session: Session, uid: string | undefined, res: ServerResponse): Session {
+    return this.#put({ id: randomToken(), csrfToken: session.csrfToken, uid }, res);
+  }
+
+  #sign(body: string): string {
+    return createHmac('sha256', this.#secret).update(body).digest('base64url');
+  }
+
+  #put(session: Session, res: ServerResponse): Session {
+    const body = Buffer.from(JSON.stringify({ i: session.id, c: session.csrfToken, u: session.uid })).toString('base64url');
+    res.appendHeader('Set-Cookie', `${this.#cookieName}=${body}.${this.#sign(body)}; Path=/; HttpOnly; SameSite=Lax`);
+    return session;
+  }
 }

@@ -9,7 +9,7 @@
  * | JS | MessagePack |
  * |---|---|
  * | `null` / `undefined`, boolean, string | nil, bool, str (an object property that is `undefined` is left out) |
- * | `number` | int up to 32 bits, else float64 (exact for safe integers) |
+ * | `number` | int up to 32 bits, else float64 (exact for safe integers; `-0` reads back as `0`, as with JSON) |
  * | `bigint` | int64 / uint64, read back as `bigint` (beyond 64 bits it wraps: a known limit of `@msgpack/msgpack`) |
  * | `Array`, plain object | array, map (string keys; a `"__proto__"` key is refused when read) |
  * | `Uint8Array` | bin |

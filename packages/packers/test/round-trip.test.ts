@@ -17,7 +17,7 @@ interface Profile {
 const PROFILES: Record<string, Profile> = {
   edn: { packer: ednPacker, negativeZero: true, bigintBits: 200 },
   transit: { packer: transitPacker, negativeZero: false, bigintBits: 200 },
-  msgpack: { packer: msgpackPacker, negativeZero: true, bigintBits: 63 },
+  msgpack: { packer: msgpackPacker, negativeZero: false, bigintBits: 63 },
 };
 
 const SAFE = 2n ** 53n;

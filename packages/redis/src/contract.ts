@@ -4,88 +4,37 @@
  * goes through a broker, so one implementation can live in one process and another can span a
  * cluster. Refinements against the draft are marked "v2 refinement" and listed in the package README.
  */
-import type { ChskEvent, Uid } from '@sente-rx/core';
-import type { Observable } from 'rxjs';
+import type { Uid } from '@sente-rx/core';
+import {
+  type Broker as ServerBroker,
+  type BrokerMessage as ServerBrokerMessage,
+  type BrokerNode,
+  type BrokerOutcome,
+  type BrokerReply,
+  type BrokerRequest,
+  type ConnectedUids,
+  type HistoryPage,
+  type LoggedEvent,
+  type Position,
+  DEFAULT_RECOVERY as SERVER_DEFAULT_RECOVERY,
+  type SendTarget,
+} from '@sente-rx/server';
 
-export type SendTarget =
-  | { readonly kind: 'uid'; readonly uid: Uid }
-  | { readonly kind: 'client'; readonly uid: Uid; readonly clientId: string }
-  | { readonly kind: 'all' };
+// The seam itself is the server's (`@sente-rx/server` owns it): a broker of this package IS a
+// server broker, passed as the server's `broker` option. Re-exported here under the same names.
+export type { BrokerNode, BrokerOutcome, BrokerReply, BrokerRequest, ConnectedUids, SendTarget };
 
-/** Where a client stands in the log: its uid's stream ('u') and the broadcast stream ('g'). */
-export interface Position {
-  /**
-   * Identifies the generation of the logs behind `u` and `g`. It changes when a log is lost (the
-   * in-memory broker restarted, Redis flushed, or the uid's log metadata expired after
-   * `metaTtlMs` idle): positions of another epoch cannot be resumed. Opaque: compare for equality.
-   * (v2 refinement: the epoch covers the uid stream's generation too, not only the broker's.)
-   */
-  readonly epoch: string;
-  /** Last sequence seen in the uid's stream (0 = none). */
-  readonly u: number;
-  /** Last sequence seen in the broadcast stream (0 = none). */
-  readonly g: number;
-}
-
-export interface LoggedEvent {
-  readonly event: ChskEvent;
-  readonly stream: 'u' | 'g';
-  /** Monotonic per stream, starts at 1; 0 when recovery is off. */
-  readonly seq: number;
-  /** For client-targeted sends: only this client receives it. */
-  readonly clientId?: string;
-}
-
-export interface BrokerMessage {
-  readonly target: SendTarget;
-  /** Stamped by the broker on publish (seq 0 when recovery is off). */
-  readonly events: readonly LoggedEvent[];
-  readonly flush: boolean;
-}
-
-export interface BrokerRequest {
-  /** Unique on the asking node. */
-  readonly id: string;
-  /** The asking node's nodeId. */
-  readonly from: string;
-  readonly uid: Uid;
-  readonly clientId: string;
-  readonly event: ChskEvent;
-  readonly timeoutMs: number;
-}
-
-export type BrokerOutcome =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly code: 'chsk/closed' | 'chsk/error' | 'chsk/timeout'; readonly message: string };
-
-export interface BrokerReply {
-  readonly id: string;
-  /** The asking node's nodeId. */
-  readonly to: string;
-  readonly outcome: BrokerOutcome;
-}
+// Positions, logged events and history pages are the server's too (PROTOCOL.md §11): the server
+// reads them from this package's brokers for recovery.
+export type { HistoryPage, LoggedEvent, Position };
 
 /**
- * Connected uids. The brokers in this package hand out LIVE read-only views that they update in
- * place (a copy per change would be O(users)); copy them (`new Set(x.any)`) to keep a snapshot.
+ * What the brokers of this package hand a node's `deliver`: the server's message (target, events,
+ * flush) plus, parallel to `events`, each event's place in the log, for recovery (issue 13).
  */
-export interface ConnectedUids {
-  readonly ws: ReadonlySet<Uid>;
-  readonly ajax: ReadonlySet<Uid>;
-  readonly any: ReadonlySet<Uid>;
-}
-
-/** What the server core gives the broker. */
-export interface BrokerNode {
-  readonly nodeId: string;
-  /** Events for a target this node has interest in (a uid it holds, or 'all'). Per publisher, in publish order. */
-  deliver(msg: BrokerMessage): void;
-  /** A server→client request for a client of a uid this node holds; a node that does not hold clientId ignores it. */
-  request(req: BrokerRequest): void;
-  /** The reply to a request this node asked. */
-  reply(rep: BrokerReply): void;
-  /** Cluster-level presence edge: fired ONCE for the cluster (not per node) when uid becomes connected/disconnected anywhere. */
-  uidport(uid: Uid, open: boolean): void;
+export interface BrokerMessage extends ServerBrokerMessage {
+  /** `logged[i]` is `events[i]` with its stream and seq (seq 0 when recovery is off). */
+  readonly logged: readonly LoggedEvent[];
 }
 
 export interface BrokerStats {
@@ -106,29 +55,16 @@ export interface BrokerStats {
   readonly received: number;
 }
 
-export interface HistoryPage {
-  readonly events: readonly LoggedEvent[];
-  /** False when the log cannot fill the gap after `from` (trimmed, expired, other epoch, recovery off). */
-  readonly complete: boolean;
-  /** Where the client stands after receiving `events`. */
-  readonly position: Position;
-}
-
-export interface Broker {
-  connect(node: BrokerNode): void;
-  /** Stamps positions (when recovery is on), appends to the log, routes to the nodes with interest. Never throws. */
-  publish(target: SendTarget, events: readonly ChskEvent[], flush: boolean): void;
+/**
+ * The server's broker seam plus the log (history/head), `settled()` and `stats()`. Every member of
+ * the server's `Broker` keeps the server's meaning; the extras are documented below.
+ */
+export interface Broker extends ServerBroker {
   /**
    * Routes to the nodes holding req.uid. When no node holds it, the asking node gets a
    * `chsk/closed` reply at once instead of waiting for its timeout. (v2 refinement.)
    */
   request(req: BrokerRequest): void;
-  /** Routes to node `rep.to` only. */
-  reply(rep: BrokerReply): void;
-  /** This node's holding of uid changed (O(1)); drives interest (subscribe/unsubscribe) and cluster presence. */
-  localPresence(uid: Uid, on: { readonly ws: boolean; readonly ajax: boolean }): void;
-  /** Cluster-wide; emissions are coalesced (see each broker for the rule) and the sets are live views. */
-  readonly connectedUids$: Observable<ConnectedUids>;
   /**
    * Events after `from` for this client (its uid stream, filtered to events for all its clients or
    * for clientId, merged with the broadcast stream in seq order per stream), up to `limit`.
@@ -142,11 +78,12 @@ export interface Broker {
   /**
    * Resolves once every publish, localPresence and request issued before the call has taken effect
    * (for Redis: subscriptions acknowledged, presence written, messages sent), so a server can
-   * subscribe, await this, then read history() without a gap. Never rejects. (v2 refinement.)
+   * subscribe, await this, then read history() without a gap. Never rejects. While the store is
+   * unreachable it resolves at once (a read after it then rejects). (v2 refinement.)
    */
   settled(): Promise<void>;
+  /** This node's counters (observability: published, delivered, dropped, reconnects, …). */
   stats(): BrokerStats;
-  close(): Promise<void>;
 }
 
 export interface RecoveryOptions {
@@ -170,9 +107,10 @@ export interface RecoveryBounds {
   readonly metaTtlMs: number;
 }
 
+/** The server's defaults (1,000 events, 2 min per stream), plus the metadata's 24 h. */
 export const DEFAULT_RECOVERY: RecoveryBounds = Object.freeze({
-  maxEvents: 1_000,
-  maxAgeMs: 120_000, // 2 min
+  maxEvents: SERVER_DEFAULT_RECOVERY.maxEvents,
+  maxAgeMs: SERVER_DEFAULT_RECOVERY.maxAgeMs,
   metaTtlMs: 86_400_000, // 24 h
 });
 

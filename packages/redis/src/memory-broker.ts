@@ -2,6 +2,7 @@ import { type ChskEvent, type Logger, silentLogger, type Uid } from '@sente-rx/c
 import { asapScheduler, type SchedulerLike } from 'rxjs';
 import {
   type Broker,
+  type BrokerMessage,
   type BrokerNode,
   type BrokerReply,
   type BrokerRequest,
@@ -68,7 +69,7 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
     return events.map((event) => (clientId === undefined ? { event, stream, seq: 0 } : { event, stream, seq: 0, clientId }));
   };
 
-  const deliver = (msg: Parameters<BrokerNode['deliver']>[0]): void => {
+  const deliver = (msg: BrokerMessage): void => {
     if (node === undefined) return;
     delivered++;
     const n = node;
@@ -83,7 +84,7 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
     publish(target, events, flush) {
       if (closed) return;
       published++;
-      const msg = { target, events: stamp(target, events, scheduler.now()), flush };
+      const msg: BrokerMessage = { target, events, logged: stamp(target, events, scheduler.now()), flush };
       if (target.kind === 'all' || local.has(target.uid)) deliver(msg);
     },
     request(req: BrokerRequest) {

@@ -4,6 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { asapScheduler, BehaviorSubject, type Observable, type SchedulerLike } from 'rxjs';
 import {
   type Broker,
+  type BrokerMessage,
   type BrokerNode,
   type BrokerReply,
   type BrokerRequest,
@@ -240,7 +241,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
           return clientId === undefined ? { event, stream, seq } : { event, stream, seq, clientId };
         });
         delivered++;
-        safely('deliver', () => n.deliver({ target: body.t, events, flush: body.f }));
+        const msg: BrokerMessage = { target: body.t, events: body.e, logged: events, flush: body.f };
+        safely('deliver', () => n.deliver(msg));
       } else if (kind === 'q') {
         const req = JSON.parse(raw.slice(1)) as BrokerRequest;
         if (channel.startsWith(uidChannelPrefix) && local.has(req.uid)) safely('request', () => n.request(req));
@@ -369,9 +371,15 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     logged += eventJsons.length;
   };
 
-  const subscribe = (uid: Uid): void => {
+  /** Resolves (never rejects) once Redis acknowledged the SUBSCRIBE. */
+  const subscribe = (uid: Uid): Promise<unknown> =>
     track(sub.subscribe(keys.uidChannel(uid))).catch((e: unknown) => log.warn('sente-rx/redis: subscribe failed', { uid, error: errText(e) }));
-  };
+  /**
+   * Per uid, the presence update in flight. A uid's presence is written only once its SUBSCRIBE
+   * is acknowledged, so no node learns of (or fires uidport-open for) a uid whose holder could
+   * still miss a publish to it; updates of one uid stay in order. O(1) per change.
+   */
+  const presenceChains = new Map<Uid, Promise<unknown>>();
   const unsubscribe = (uid: Uid): void => {
     track(sub.unsubscribe(keys.uidChannel(uid))).catch((e: unknown) => log.debug('sente-rx/redis: unsubscribe failed', { uid, error: errText(e) }));
   };
@@ -455,12 +463,20 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (was === kinds) return;
       if (kinds === '') local.delete(uid);
       else local.set(uid, kinds);
-      if (was === '') subscribe(uid);
+      const subscribed = was === '' ? subscribe(uid) : undefined;
       if (kinds === '') unsubscribe(uid);
       const n = node;
       if (n === undefined) return;
       // During an outage this fails; the resync after the reconnect writes the final state.
-      track(evalScript(SCRIPTS.presence, presenceKeys(n.nodeId), [uid, kinds, keys.presenceChannel]))
+      const update = (presenceChains.get(uid) ?? Promise.resolve())
+        .then(() => subscribed)
+        .then(() => evalScript(SCRIPTS.presence, presenceKeys(n.nodeId), [uid, kinds, keys.presenceChannel]));
+      presenceChains.set(uid, update);
+      const forget = (): void => {
+        if (presenceChains.get(uid) === update) presenceChains.delete(uid);
+      };
+      update.then(forget, forget);
+      track(update)
         .then((flips) => {
           if (typeof flips === 'string') fireFlips([uid, flips]);
         })
@@ -496,8 +512,21 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     },
 
     async settled() {
+      // While Redis is down, queued (un)subscribes would hold this until it is back: resolve at
+      // once instead (a history()/head() read after it then fails fast, and the server's recovery
+      // start reports the log unreachable, so the client retries: PROTOCOL.md §11.5).
+      if (conns.some((c) => c.status === 'reconnecting' || c.status === 'end')) return;
+      let stop = (): void => undefined;
+      const lost = new Promise<void>((resolve) => {
+        const onClose = (): void => resolve();
+        for (const c of conns) c.on('close', onClose);
+        stop = () => {
+          for (const c of conns) c.off('close', onClose);
+        };
+      });
       // What is pending now; work those start themselves is awaited inside them.
-      await Promise.allSettled([...pending]);
+      await Promise.race([Promise.allSettled([...pending]), lost]);
+      stop();
     },
 
     stats(): BrokerStats {
@@ -521,6 +550,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   };
 
   const readLog = async (uid: Uid, from: Position, count: number): Promise<{ epoch: string; u: StreamSlice; g: StreamSlice }> => {
+    // Not before Redis was reached (or while it is lost): fail fast, the caller retries later.
+    if (status$.value !== 'ready') throw new Error(`Redis broker is ${status$.value}: the log cannot be read`);
     const b = bounds ?? { maxAgeMs: 1, metaTtlMs: 1 };
     const out = (await evalScript(SCRIPTS.read, [keys.uidMeta(uid), keys.uidStream(uid), keys.broadcastMeta, keys.broadcastStream], [gen(), gen(), from.u, from.g, count, b.maxAgeMs, b.metaTtlMs])) as [
       string,

@@ -98,7 +98,7 @@ export class FakeNode implements BrokerNode {
   }
 
   /** Events delivered for a uid target (uid or client), flattened, in delivery order. */
-  eventsFor(uid: Uid): BrokerMessage['events'][number][] {
-    return this.deliveries.filter((m) => m.target.kind !== 'all' && m.target.uid === uid).flatMap((m) => m.events);
+  eventsFor(uid: Uid): BrokerMessage['logged'][number][] {
+    return this.deliveries.filter((m) => m.target.kind !== 'all' && m.target.uid === uid).flatMap((m) => m.logged);
   }
 }

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisBroker, type RedisBrokerOptions, type RedisBrokerStatus, redisBroker } from '../src/redis-broker.js';
 import { singleNodeConformance } from './conformance.js';
 import { FakeNode, poke, until } from './fake-node.js';
-import { freePort, RedisServer, redisAvailable, startProxy } from './redis-server.js';
+import { freePort, RedisServer, redisAvailable, startProxy } from '@sente-rx/fixtures/redis-server';
 
 const available = redisAvailable();
 
@@ -106,7 +106,7 @@ describe.skipIf(!available)('redisBroker', () => {
         // One seq counter per uid stream, stamped and PUBLISHed in one script: every node sees seq order.
         expect(m.node.eventsFor('u').map((e) => e.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
         expect(m.node.eventsFor('u').filter((e) => e.clientId === 'cc').map((e) => e.event[1])).toEqual(['for-cc']);
-        expect(m.node.deliveries.filter((d) => d.target.kind === 'all').flatMap((d) => d.events)).toEqual([{ event: ['test/ev', 'everyone'], stream: 'g', seq: 1 }]);
+        expect(m.node.deliveries.filter((d) => d.target.kind === 'all').flatMap((d) => d.logged)).toEqual([{ event: ['test/ev', 'everyone'], stream: 'g', seq: 1 }]);
       }
       await settled(a, b, c); // `logged` counts script replies, which may trail the deliveries
       expect(a.broker.stats()).toMatchObject({ published: 20, dropped: 0, logged: 20 });

@@ -151,7 +151,9 @@ export interface StartHooks {
  */
 export function runStart(log: RecoveryLog, uid: string, clientId: string, q: Exclude<PositionQuery, { kind: 'absent' }>, h: StartHooks): void {
   const read = async (): Promise<LogRead | undefined> => {
-    const base = await log.head(uid);
+    // A head that cannot be read (the store unreachable) is no start base; the connection is still
+    // registered first, so the read below fails with it registered and `failed` is reported.
+    const base = await log.head(uid).catch(() => undefined);
     if (!h.register()) return undefined;
     return readStart(log, uid, clientId, q, base);
   };
