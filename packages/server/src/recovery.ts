@@ -252,7 +252,9 @@ export function planStart(q: Exclude<PositionQuery, { kind: 'absent' }>, read: L
 export type PollPlan = { readonly kind: 'events'; readonly entries: readonly LogEntry[] } | { readonly kind: 'gap'; readonly recovery: HandshakeRecovery };
 
 export function planPoll(from: Position, read: LogRead, pending: readonly LogEntry[]): PollPlan {
-  if (!read.complete) return { kind: 'gap', recovery: { position: startBefore(read.head, pending), recovered: false } };
+  // At the head itself, never lowered for held entries: a start below the log's floor would be a
+  // gap again on the next poll, and the client would loop. Held entries behind it are covered by the gap.
+  if (!read.complete) return { kind: 'gap', recovery: { position: read.head, recovered: false } };
   return { kind: 'events', entries: mergeReplay(from, read.events, pending) };
 }
 
