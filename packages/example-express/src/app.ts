@@ -38,7 +38,7 @@ export async function startExpressExample(port = 3001, host = '127.0.0.1'): Prom
     if (msg.id === 'app/whoami') msg.reply?.({ uid: msg.uid, transport: msg.request.transport });
     if (msg.id === 'app/shout') {
       const text = typeof msg.data === 'string' ? msg.data.slice(0, 200) : '';
-      for (const uid of chsk.connectedUids$.value.any) chsk.send(uid, ['app/shouted', { from: msg.uid, text }]);
+      chsk.broadcast(['app/shouted', { from: msg.uid, text }]); // every connected client, named or anonymous
     }
   });
 
