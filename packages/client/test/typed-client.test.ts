@@ -326,13 +326,13 @@ describe('types', () => {
       // @ts-expect-error not an id the client receives
       if (m.id === 'chat/post') return;
     });
-    // (a type check: this client never opens, so the send fails with chsk/closed, handled here)
+    // Never opened, so it errors with chsk/closed: handled, or RxJS reports it as uncaught.
     c.send(['chat/post', { text: 'a' }], { timeoutMs: 1 }).subscribe({
       next: (r) => {
         // @ts-expect-error the reply has no text
         void r.text;
       },
-      error: () => undefined,
+      error: (e: unknown) => expect(isChskError(e) && e.code).toBe('chsk/closed'),
     });
     // Without a contract the API is as before: ids are strings, data and replies unknown.
     const untyped = createChannelSocketClient('', null, { type: 'ws', transport: fakeFactory([], 'ws'), storage: null, scheduler: newScheduler() });

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import express from 'express';
-import { createChannelSocketServer } from '@sente-rx/server';
+import { type ChannelSocketServer, createChannelSocketServer } from '@sente-rx/server';
 import { nodeAdapter } from '@sente-rx/server/node';
 import { csrfMatches, Sessions, sessionOf } from './session.js';
 
@@ -22,6 +22,8 @@ const UID = /^[A-Za-z0-9._@-]{1,32}$/;
 
 export interface ExpressExample {
   readonly url: string;
+  /** The channel socket server (its connectedUids$, send, ...), for code and tests beside the app. */
+  readonly chsk: ChannelSocketServer;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startExpressExample(port = 3001, host = '127.0.0.1'): Prom
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${bound}`,
+    chsk,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await chsk.close();

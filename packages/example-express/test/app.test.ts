@@ -75,6 +75,9 @@ describe.each(['ws', 'ajax'] as const)('the Express example over %s', (type) => 
     const reply = await firstValueFrom(client.send(['app/whoami'], { timeoutMs: 5_000 }));
     expect(reply).toEqual({ uid, transport: type });
 
+    // The app shouts to connectedUids$. Open means handshaken; over Ajax the server counts the uid
+    // once its first poll arrives, which on a loaded machine can come after the shout: await it.
+    await firstValueFrom(example.chsk.connectedUids$.pipe(filter((u) => u.any.has(uid))));
     const pushed = firstValueFrom(client.recv$.pipe(filter((m) => m.id === 'app/shouted')));
     client.send(['app/shout', 'hello']).subscribe();
     expect((await pushed).data).toEqual({ from: uid, text: 'hello' });

@@ -53,9 +53,8 @@ describe('a push that cannot be packed', () => {
     srv.chsk.send('alice', ['test/before', 1]);
     const outcome = trySend('alice', ['test/bad', 10n]);
     srv.chsk.send('alice', ['test/after', 2]);
-    const got = await c.next(isBatch, 2_000).catch(() => 'no batch within 2 s');
+    await c.next(isBatch); // the batch with the other events (the kit's hang guard, not a 2 s window)
     expect(escaped).toEqual([]);
-    expect(got).not.toBe('no batch within 2 s');
     expect(pushedEvents(c)).toEqual([
       ['test/before', 1],
       ['test/after', 2],
@@ -75,19 +74,15 @@ describe('a push that cannot be packed', () => {
     srv.chsk.send('bob', ['test/before', 1]);
     trySend('bob', ['test/bad', cyclic]);
     srv.chsk.send('bob', ['test/after', 2]);
-    let t: NodeJS.Timeout | undefined;
-    const res = await Promise.race([poll, new Promise<'pending'>((r) => (t = setTimeout(() => r('pending'), 2_000)))]).finally(() => clearTimeout(t));
+    const res = await poll; // answered by the 20 ms send window; awaited, not raced against a wall-clock window
     expect(escaped).toEqual([]);
-    expect(res).not.toBe('pending');
-    if (res !== 'pending') {
-      expect(res.status).toBe(200);
-      expect(JSON.parse(res.body)).toEqual([
-        [
-          ['test/before', 1],
-          ['test/after', 2],
-        ],
-        null,
-      ]);
-    }
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual([
+      [
+        ['test/before', 1],
+        ['test/after', 2],
+      ],
+      null,
+    ]);
   });
 });
