@@ -51,8 +51,8 @@ describe.skipIf(!available)('redisBroker: Redis loses its data under live recove
     await redis?.stop();
   });
 
-  async function serve(opts: Partial<RedisBrokerOptions> = {}): Promise<{ srv: TestServer; broker: RedisBroker }> {
-    const broker = redisBroker({ url: redis.url, prefix: prefix(), heartbeatMs: 100, presenceTtlMs: 300, redisOptions: { retryStrategy: () => 20 }, ...opts });
+  async function serve(opts: Partial<RedisBrokerOptions> = {}, url = redis.url): Promise<{ srv: TestServer; broker: RedisBroker }> {
+    const broker = redisBroker({ url, prefix: prefix(), heartbeatMs: 100, presenceTtlMs: 300, redisOptions: { retryStrategy: () => 20 }, ...opts });
     await whenReady(broker);
     // The server closes its broker when it stops.
     const srv = await fx.startServer({ broker, logger: silentLogger, reconnectGraceMs: { ws: 30, ajax: 30 } });
@@ -74,6 +74,28 @@ describe.skipIf(!available)('redisBroker: Redis loses its data under live recove
     return { c, got };
   }
 
+  /**
+   * After Redis lost the log under `c` (primed): the first event of the new log (a `kind` send, seq
+   * 1, below the client's position) makes it reconnect and learn recovered: false; from the new
+   * head on every event arrives (seq 2 is also at or below the old position); nothing duplicated.
+   */
+  async function afterNewLog(srv: TestServer, c: ChannelSocketClient, uid: string, got: readonly unknown[], kind: 'uid' | 'broadcast'): Promise<void> {
+    const hs = handshake(c);
+    if (kind === 'uid') srv.chsk.send(uid, ['app/n', 'x'], { flush: true });
+    else srv.chsk.broadcast(['app/n', 'x'], { flush: true });
+    expect(await hs).toEqual([uid, null, false, false]);
+    expect(c.state.recovered).toBe(false);
+    const live = nextPushes(c, 2);
+    srv.chsk.send(uid, ['app/n', 'y'], { flush: true });
+    srv.chsk.broadcast(['app/n', 'z'], { flush: true });
+    await live;
+    expect(got.slice(0, 4)).toEqual([0, 1, 2, 3]);
+    expect(got.slice(-2)).toEqual(['y', 'z']);
+    // The event that revealed the new log is the one the app refetches (recovered: false), or it
+    // came after the handshake: never a duplicate of anything.
+    expect(got.length === 6 || (got.length === 7 && got[4] === 'x'), JSON.stringify(got)).toBe(true);
+  }
+
   describe.each(TYPES)('over %s', (type) => {
     it.each(['uid', 'broadcast'] as const)('FLUSHALL, then a %s send: the client is told recovered: false and gets the events after it, none dropped as a duplicate', async (kind) => {
       const { srv, broker } = await serve();
@@ -82,46 +104,21 @@ describe.skipIf(!available)('redisBroker: Redis loses its data under live recove
       const raw = new Redis(redis.url);
       await raw.flushall();
       await raw.quit();
-      // The first event of the new log (seq 1, below the client's position) makes it reconnect.
-      const hs = handshake(c);
-      if (kind === 'uid') srv.chsk.send(uid, ['app/n', 'x'], { flush: true });
-      else srv.chsk.broadcast(['app/n', 'x'], { flush: true });
-      expect(await hs).toEqual([uid, null, false, false]);
-      expect(c.state.recovered).toBe(false);
-      // From the new head on, every event arrives (its seq 2 is also at or below the old position).
-      const live = nextPushes(c, 2);
-      srv.chsk.send(uid, ['app/n', 'y'], { flush: true });
-      srv.chsk.broadcast(['app/n', 'z'], { flush: true });
-      await live;
-      expect(got.slice(0, 4)).toEqual([0, 1, 2, 3]);
-      expect(got.slice(-2)).toEqual(['y', 'z']);
-      // The event that revealed the new log is the one the app refetches (recovered: false), or it
-      // came after the handshake: never a duplicate of anything.
-      expect(got.length === 6 || (got.length === 7 && got[4] === 'x'), JSON.stringify(got)).toBe(true);
+      await afterNewLog(srv, c, uid, got, kind);
     });
   });
 
   it('SIGKILL + restart of a Redis without persistence: a WebSocket client is told recovered: false and gets the new events', async () => {
     const own = await RedisServer.start();
     try {
-      const broker = redisBroker({ url: own.url, prefix: prefix(), heartbeatMs: 100, presenceTtlMs: 300, redisOptions: { retryStrategy: () => 20 } });
-      await whenReady(broker);
-      const srv = await fx.startServer({ broker, logger: silentLogger });
+      const { srv, broker } = await serve({}, own.url);
       const uid = 'killed';
       const { c, got } = await primed(srv, broker, uid, 'ws');
       await own.kill();
       await firstValueFrom(broker.status$.pipe(filter((s) => s === 'degraded'), take(1), timeout(10_000)));
       await own.restart();
       await whenReady(broker);
-      const hs = handshake(c);
-      srv.chsk.send(uid, ['app/n', 'x'], { flush: true });
-      expect(await hs).toEqual([uid, null, false, false]);
-      const live = nextPushes(c, 2);
-      srv.chsk.send(uid, ['app/n', 'y'], { flush: true });
-      srv.chsk.broadcast(['app/n', 'z'], { flush: true });
-      await live;
-      expect(got.slice(0, 4)).toEqual([0, 1, 2, 3]);
-      expect(got.slice(-2)).toEqual(['y', 'z']);
+      await afterNewLog(srv, c, uid, got, 'uid');
       await srv.stop();
     } finally {
       await own.stop();
