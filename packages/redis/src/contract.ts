@@ -56,7 +56,7 @@ export interface BrokerStats {
 }
 
 /**
- * The server's broker seam plus the log (history/head), `settled()` and `stats()`. Every member of
+ * The server's broker seam plus the log (history/head, when it is on), `settled()` and `stats()`. Every member of
  * the server's `Broker` keeps the server's meaning; the extras are documented below.
  */
 export interface Broker extends ServerBroker {
@@ -70,11 +70,12 @@ export interface Broker extends ServerBroker {
    * for clientId, merged with the broadcast stream in seq order per stream), up to `limit`.
    * `complete: false` when the log cannot fill the gap (trimmed, expired, other epoch, or a
    * malformed `from`, which never throws). A page shorter than `limit` reached the head. Rejects
-   * only when the log's store is unreachable (Redis down).
+   * only when the log's store is unreachable (Redis down). Absent when the log is off
+   * (`recovery: false`), so a server given this broker runs without recovery.
    */
-  history(uid: Uid, clientId: string, from: Position, limit: number): Promise<HistoryPage>;
-  /** The current head position for a uid (what a client that has seen everything holds). */
-  head(uid: Uid): Promise<Position>;
+  history?(uid: Uid, clientId: string, from: Position, limit: number): Promise<HistoryPage>;
+  /** The current head position for a uid (what a client that has seen everything holds). Absent when the log is off. */
+  head?(uid: Uid): Promise<Position>;
   /**
    * Resolves once every publish, localPresence and request issued before the call has taken effect
    * (for Redis: subscriptions acknowledged, presence written, messages sent), so a server can

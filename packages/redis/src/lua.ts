@@ -30,15 +30,33 @@ const TRIM_AGE = `local function trim_age(stream, cutoff)
 end
 `;
 
+/** A stream's generation, created (with its counter at 0) when its meta hash is gone. */
+const GEN_OF = `local function gen_of(meta, cand)
+  if redis.call('HSETNX', meta, 'gen', cand) == 1 then redis.call('HSET', meta, 'seq', 0) end
+  return redis.call('HGET', meta, 'gen')
+end
+`;
+
 /**
- * KEYS: meta hash, stream, order counter (one per prefix: the cross-stream order of history()). ARGV: gen candidate, maxEvents, maxAgeMs, metaTtlMs, channel, body,
- * clientId ('' for none), n, then n event JSONs. Returns the first seq.
+ * KEYS: meta hash, stream, order counter (one per prefix: the cross-stream order of history()),
+ * broadcast meta hash (KEYS[1] itself for a broadcast). ARGV: gen candidate, maxEvents, maxAgeMs,
+ * metaTtlMs, channel, body (a JSON object), clientId ('' for none), n, then n event JSONs.
+ *
+ * The message published is `m<first seq>|<body>` with `"ep"` added to the body: for a uid stream
+ * its epoch (`<broadcast gen>.<uid gen>`, as history() and head() report it), for the broadcast
+ * stream its generation. So every subscriber can stamp the events with the log they belong to, and
+ * a server sees a log replaced under a live client (Redis flushed or restarted empty: sequences
+ * restart at 1). Returns { first seq, ep }.
  */
-export const PUBLISH_LOGGED = `${NOW}${TRIM_AGE}
-local meta, stream = KEYS[1], KEYS[2]
+export const PUBLISH_LOGGED = `${NOW}${TRIM_AGE}${GEN_OF}
+local meta, stream, bmeta = KEYS[1], KEYS[2], KEYS[4]
 local maxEvents, maxAge, metaTtl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local n = tonumber(ARGV[8])
-if redis.call('HSETNX', meta, 'gen', ARGV[1]) == 1 then redis.call('HSET', meta, 'seq', 0) end
+local ep = gen_of(meta, ARGV[1])
+if bmeta ~= meta then
+  ep = gen_of(bmeta, ARGV[1]) .. '.' .. ep
+  redis.call('PEXPIRE', bmeta, metaTtl)
+end
 local last = redis.call('HINCRBY', meta, 'seq', n)
 local first = last - n + 1
 local t = now_ms()
@@ -53,8 +71,8 @@ for i = 1, n do
 end
 redis.call('PEXPIRE', stream, maxAge)
 redis.call('PEXPIRE', meta, metaTtl)
-redis.call('PUBLISH', ARGV[5], 'm' .. first .. '|' .. ARGV[6])
-return first
+redis.call('PUBLISH', ARGV[5], 'm' .. first .. '|{"ep":' .. cjson.encode(ep) .. ',' .. string.sub(ARGV[6], 2))
+return { first, ep }
 `;
 
 /**
@@ -62,13 +80,12 @@ return first
  * gen candidate, fromU, fromG, count, maxAgeMs, metaTtlMs.
  * Returns { genU, seqU, floorU, genG, seqG, floorG, entriesU, entriesG } (entries as XRANGE gives them).
  */
-export const READ_LOG = `${NOW}${TRIM_AGE}
+export const READ_LOG = `${NOW}${TRIM_AGE}${GEN_OF}
 local count, maxAge, metaTtl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local cutoff = now_ms() - maxAge
 local function side(meta, stream, cand, from)
-  if redis.call('HSETNX', meta, 'gen', cand) == 1 then redis.call('HSET', meta, 'seq', 0) end
+  local gen = gen_of(meta, cand)
   redis.call('PEXPIRE', meta, metaTtl)
-  local gen = redis.call('HGET', meta, 'gen')
   local seq = tonumber(redis.call('HGET', meta, 'seq'))
   trim_age(stream, cutoff)
   local floor = seq + 1

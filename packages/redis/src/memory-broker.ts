@@ -45,7 +45,6 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
   const bounds: RecoveryBounds | undefined = resolveRecovery(options.recovery);
   const scheduler = options.scheduler ?? asapScheduler;
   const memLog = bounds === undefined ? undefined : new MemoryLog(bounds);
-  const offEpoch = 'off';
   const presence = new PresenceSets(scheduler);
   const log = options.logger ?? silentLogger;
   const safely = (what: string, f: () => void): void => {
@@ -109,14 +108,13 @@ export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker 
       if (n !== undefined && was !== (kinds !== '')) safely('uidport', () => n.uidport(uid, !was));
     },
     connectedUids$: presence.uids$,
-    history(uid, clientId, from, limit): Promise<HistoryPage> {
-      if (memLog === undefined) return Promise.resolve({ events: [], complete: false, position: { epoch: offEpoch, u: 0, g: 0 } });
-      return Promise.resolve(memLog.history(uid, clientId, from, limit, scheduler.now()));
-    },
-    head(uid): Promise<Position> {
-      if (memLog === undefined) return Promise.resolve({ epoch: offEpoch, u: 0, g: 0 });
-      return Promise.resolve(memLog.head(uid, scheduler.now()));
-    },
+    // With the log off there is no history() / head(): the server then runs without recovery.
+    ...(memLog === undefined
+      ? {}
+      : {
+          history: (uid: Uid, clientId: string, from: Position, limit: number): Promise<HistoryPage> => Promise.resolve(memLog.history(uid, clientId, from, limit, scheduler.now())),
+          head: (uid: Uid): Promise<Position> => Promise.resolve(memLog.head(uid, scheduler.now())),
+        }),
     settled: () => Promise.resolve(),
     stats(): BrokerStats {
       return { published, delivered, dropped: 0, reconnects: 0, logged: memLog?.logged ?? 0, received: delivered };

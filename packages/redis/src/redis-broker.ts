@@ -85,8 +85,9 @@ const errText = (e: unknown): string => (e instanceof Error ? e.message : String
  * subscribes to it while it holds a client of uid. `<prefix>:g` carries broadcasts (every node),
  * `<prefix>:n:<nodeId>` replies for that node, `<prefix>:presence` cluster presence edges.
  *
- * Cost per send to a uid (recovery on): one EVALSHA round trip; inside Redis HSETNX, HINCRBY,
- * XRANGE (age check), XADD per event, 2 PEXPIRE, PUBLISH. Recovery off: one PUBLISH.
+ * Cost per send to a uid (recovery on): one EVALSHA round trip; inside Redis 2 HSETNX + 2 HGET
+ * (the uid and broadcast generations: the epoch stamped on the message), HINCRBY, XRANGE (age
+ * check), XADD per event, 3 PEXPIRE, PUBLISH. Recovery off: one PUBLISH.
  *
  * Outage: a publish, request or reply issued while status$ is not 'ready' (Redis not reached yet,
  * a connection down, or state still being restored after a reconnect) is DROPPED: counted in
@@ -232,13 +233,17 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (kind === 'm') {
         const bar = raw.indexOf('|');
         const first = Number(raw.slice(1, bar));
-        const body = JSON.parse(raw.slice(bar + 1)) as { t: SendTarget; f: boolean; e: ChskEvent[] };
+        const body = JSON.parse(raw.slice(bar + 1)) as { t: SendTarget; f: boolean; e: ChskEvent[]; ep?: unknown };
         if (body.t.kind !== 'all' && !local.has(body.t.uid)) return;
         const stream = body.t.kind === 'all' ? 'g' : 'u';
         const clientId = body.t.kind === 'client' ? body.t.clientId : undefined;
+        // The log the events went to (PUBLISH_LOGGED): the uid stream's epoch, or the broadcast
+        // stream's generation, so the server sees a log replaced under a live client (LoggedEvent.epoch).
+        const epoch = first !== 0 && typeof body.ep === 'string' ? body.ep : undefined;
         const events: LoggedEvent[] = body.e.map((event, i) => {
           const seq = first === 0 ? 0 : first + i;
-          return clientId === undefined ? { event, stream, seq } : { event, stream, seq, clientId };
+          if (epoch === undefined) return clientId === undefined ? { event, stream, seq } : { event, stream, seq, clientId };
+          return clientId === undefined ? { event, stream, seq, epoch } : { event, stream, seq, clientId, epoch };
         });
         delivered++;
         const msg: BrokerMessage = { target: body.t, events: body.e, logged: events, flush: body.f };
@@ -367,7 +372,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     }
     const [meta, stream] = target.kind === 'all' ? [keys.broadcastMeta, keys.broadcastStream] : [keys.uidMeta(target.uid), keys.uidStream(target.uid)];
     const clientId = target.kind === 'client' ? target.clientId : '';
-    await evalScript(SCRIPTS.publish, [meta, stream, keys.order], [gen(), b.maxEvents, b.maxAgeMs, b.metaTtlMs, channelOf(target), bodyJson, clientId, eventJsons.length, ...eventJsons]);
+    await evalScript(SCRIPTS.publish, [meta, stream, keys.order, keys.broadcastMeta], [gen(), b.maxEvents, b.maxAgeMs, b.metaTtlMs, channelOf(target), bodyJson, clientId, eventJsons.length, ...eventJsons]);
     logged += eventJsons.length;
   };
 
@@ -483,33 +488,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         .catch((e: unknown) => log.debug('sente-rx/redis: presence update deferred to the next reconnect', { uid, error: errText(e) }));
     },
 
-    async history(uid, clientId, fromArg, limit): Promise<HistoryPage> {
-      const from = validPosition(fromArg);
-      const max = validLimit(limit);
-      if (bounds === undefined) return { events: [], complete: false, position: { epoch: 'off', u: 0, g: 0 } };
-      let r = await readLog(uid, from, max);
-      const first = buildPage(r.epoch, clientId, from, max, r.u, r.g);
-      if (from.epoch !== r.epoch) return first;
-      const epoch = r.epoch;
-      const events = [...first.events];
-      let at = first.position;
-      // Events for other clients use up XRANGE counts: read on until `max` events or the head.
-      while (events.length < max && !(r.u.exhausted && r.g.exhausted)) {
-        r = await readLog(uid, at, max - events.length);
-        if (r.epoch !== epoch) break;
-        const page = buildPage(epoch, clientId, at, max - events.length, r.u, r.g);
-        if (page.position.u === at.u && page.position.g === at.g) break;
-        events.push(...page.events);
-        at = page.position;
-      }
-      return { events, complete: first.complete, position: at };
-    },
-
-    async head(uid): Promise<Position> {
-      if (bounds === undefined) return { epoch: 'off', u: 0, g: 0 };
-      const r = await readLog(uid, { epoch: '', u: 0, g: 0 }, 0);
-      return { epoch: r.epoch, u: r.u.head, g: r.g.head };
-    },
+    // With the log off there is no history() / head(): the server then runs without recovery.
+    ...(bounds === undefined ? {} : { history, head }),
 
     async settled() {
       // While Redis is down, queued (un)subscribes would hold this until it is back: resolve at
@@ -548,6 +528,34 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       await Promise.all(conns.map((c) => (c.status === 'ready' ? c.quit().then(() => undefined, () => c.disconnect()) : c.disconnect())));
     },
   };
+
+  /** Recovery on: the events after `from` (the contract's `history`). */
+  async function history(uid: Uid, clientId: string, fromArg: Position, limit: number): Promise<HistoryPage> {
+    const from = validPosition(fromArg);
+    const max = validLimit(limit);
+    let r = await readLog(uid, from, max);
+    const first = buildPage(r.epoch, clientId, from, max, r.u, r.g);
+    if (from.epoch !== r.epoch) return first;
+    const epoch = r.epoch;
+    const events = [...first.events];
+    let at = first.position;
+    // Events for other clients use up XRANGE counts: read on until `max` events or the head.
+    while (events.length < max && !(r.u.exhausted && r.g.exhausted)) {
+      r = await readLog(uid, at, max - events.length);
+      if (r.epoch !== epoch) break;
+      const page = buildPage(epoch, clientId, at, max - events.length, r.u, r.g);
+      if (page.position.u === at.u && page.position.g === at.g) break;
+      events.push(...page.events);
+      at = page.position;
+    }
+    return { events, complete: first.complete, position: at };
+  }
+
+  /** Recovery on: the contract's `head`. */
+  async function head(uid: Uid): Promise<Position> {
+    const r = await readLog(uid, { epoch: '', u: 0, g: 0 }, 0);
+    return { epoch: r.epoch, u: r.u.head, g: r.g.head };
+  }
 
   const readLog = async (uid: Uid, from: Position, count: number): Promise<{ epoch: string; u: StreamSlice; g: StreamSlice }> => {
     // Not before Redis was reached (or while it is lost): fail fast, the caller retries later.

@@ -1,8 +1,8 @@
 /** The single-node half of the broker contract, run against every broker. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker, RecoveryOptions } from '../src/contract.js';
+import type { Broker, LoggedEvent, RecoveryOptions } from '../src/contract.js';
 import type { FakeNode} from './fake-node.js';
-import { until } from './fake-node.js';
+import { until, withLog } from './fake-node.js';
 
 export interface Made {
   readonly broker: Broker;
@@ -11,6 +11,22 @@ export interface Made {
 export type MakeBroker = (recovery?: RecoveryOptions | false) => Promise<Made>;
 
 const ev = (i: number | string): readonly [string, number | string] => ['test/ev', i];
+
+/** A logged event without its (optional) epoch stamp. */
+const bare = ({ epoch: _epoch, ...rest }: LoggedEvent): Omit<LoggedEvent, 'epoch'> => rest;
+
+/**
+ * A broker that stamps events with their log (`LoggedEvent.epoch`) stamps the log they are in now:
+ * a uid event with the uid log's epoch, a broadcast with the part of every epoch before its first dot.
+ */
+async function epochsMatch(broker: Broker, uid: string, logged: readonly LoggedEvent[]): Promise<void> {
+  const { epoch } = await withLog(broker).head(uid);
+  for (const e of logged) {
+    if (e.epoch === undefined) continue;
+    if (e.stream === 'u') expect(e.epoch).toBe(epoch);
+    else expect(epoch.startsWith(`${e.epoch}.`) && !e.epoch.includes('.')).toBe(true);
+  }
+}
 
 export function singleNodeConformance(name: string, make: MakeBroker): void {
   describe(`${name}: single-node contract`, () => {
@@ -52,7 +68,8 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       broker.publish({ kind: 'client', uid: 'u1', clientId: 'c1' }, [ev('only-c1')], false);
       await until(() => node.deliveries.length === 1, 'the client send');
       expect(node.deliveries[0]?.target).toEqual({ kind: 'client', uid: 'u1', clientId: 'c1' });
-      expect(node.deliveries[0]?.logged).toEqual([{ event: ev('only-c1'), stream: 'u', seq: 1, clientId: 'c1' }]);
+      expect(node.deliveries[0]?.logged.map(bare)).toEqual([{ event: ev('only-c1'), stream: 'u', seq: 1, clientId: 'c1' }]);
+      await epochsMatch(broker, 'u1', node.deliveries[0]?.logged ?? []);
       expect(node.deliveries[0]?.events).toEqual([ev('only-c1')]);
     });
 
@@ -62,7 +79,8 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       broker.publish({ kind: 'all' }, [ev('b1')], false);
       broker.publish({ kind: 'all' }, [ev('b2')], false);
       await until(() => node.deliveries.length === 2, 'two broadcasts');
-      expect(node.deliveries.map((m) => m.logged[0])).toEqual([
+      await epochsMatch(broker, 'u1', node.deliveries.flatMap((m) => m.logged));
+      expect(node.deliveries.map((m) => m.logged[0]).map((e) => e && bare(e))).toEqual([
         { event: ev('b1'), stream: 'g', seq: 1 },
         { event: ev('b2'), stream: 'g', seq: 2 },
       ]);
@@ -110,17 +128,17 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       const { broker, node } = await setup();
       node.hold('u1', 'c1');
       await broker.settled();
-      const start = await broker.head('u1');
+      const start = await withLog(broker).head('u1');
       broker.publish({ kind: 'uid', uid: 'u1' }, [ev(1), ev(2)], false);
       broker.publish({ kind: 'all' }, [ev('g1')], false);
       broker.publish({ kind: 'client', uid: 'u1', clientId: 'c2' }, [ev('for-c2')], false);
       broker.publish({ kind: 'client', uid: 'u1', clientId: 'c1' }, [ev('for-c1')], false);
       broker.publish({ kind: 'all' }, [ev('g2')], false);
       await broker.settled();
-      const head = await broker.head('u1');
+      const head = await withLog(broker).head('u1');
       expect(head).toEqual({ epoch: start.epoch, u: start.u + 4, g: start.g + 2 });
 
-      const all = await broker.history('u1', 'c1', start, 100);
+      const all = await withLog(broker).history('u1', 'c1', start, 100);
       expect(all.complete).toBe(true);
       expect(all.events.map((e) => e.event[1])).toEqual([1, 2, 'g1', 'for-c1', 'g2']);
       expect(all.position).toEqual(head);
@@ -128,7 +146,7 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       const pages: unknown[] = [];
       let at = start;
       for (let i = 0; i < 10; i++) {
-        const p = await broker.history('u1', 'c1', at, 2);
+        const p = await withLog(broker).history('u1', 'c1', at, 2);
         expect(p.complete).toBe(true);
         pages.push(...p.events.map((e) => e.event[1]));
         at = p.position;
@@ -137,43 +155,43 @@ export function singleNodeConformance(name: string, make: MakeBroker): void {
       expect(pages).toEqual([1, 2, 'g1', 'for-c1', 'g2']);
       expect(at).toEqual(head);
 
-      expect(await broker.history('u1', 'c1', start, 0)).toEqual({ events: [], complete: true, position: start });
-      const rest = await broker.history('u1', 'c1', { ...start, u: start.u + 2, g: start.g + 1 }, 100);
+      expect(await withLog(broker).history('u1', 'c1', start, 0)).toEqual({ events: [], complete: true, position: start });
+      const rest = await withLog(broker).history('u1', 'c1', { ...start, u: start.u + 2, g: start.g + 1 }, 100);
       expect(rest.events.map((e) => e.event[1])).toEqual(['for-c1', 'g2']);
       expect(rest.complete).toBe(true);
     });
 
     it('history(): trimmed past the position → complete:false with what is left; another epoch → complete:false', async () => {
       const { broker } = await setup({ maxEvents: 3 });
-      const start = await broker.head('u1');
+      const start = await withLog(broker).head('u1');
       for (let i = 1; i <= 5; i++) broker.publish({ kind: 'uid', uid: 'u1' }, [ev(i)], false);
       await broker.settled();
-      const gap = await broker.history('u1', 'c1', start, 100);
+      const gap = await withLog(broker).history('u1', 'c1', start, 100);
       expect(gap.complete).toBe(false);
       expect(gap.events.map((e) => e.seq)).toEqual([3, 4, 5]);
-      const ok = await broker.history('u1', 'c1', { ...start, u: 2 }, 100);
+      const ok = await withLog(broker).history('u1', 'c1', { ...start, u: 2 }, 100);
       expect(ok.complete).toBe(true);
       expect(ok.events.map((e) => e.seq)).toEqual([3, 4, 5]);
-      const other = await broker.history('u1', 'c1', { ...start, epoch: 'some-other-epoch' }, 100);
-      expect(other).toEqual({ events: [], complete: false, position: await broker.head('u1') });
-      const future = await broker.history('u1', 'c1', { ...start, u: 99 }, 100);
+      const other = await withLog(broker).history('u1', 'c1', { ...start, epoch: 'some-other-epoch' }, 100);
+      expect(other).toEqual({ events: [], complete: false, position: await withLog(broker).head('u1') });
+      const future = await withLog(broker).history('u1', 'c1', { ...start, u: 99 }, 100);
       expect(future.complete).toBe(false);
       // A position straight off the wire may be anything: an answer, never an error.
       for (const junk of [null, 'x', { epoch: 5, u: 0, g: 0 }, { ...start, u: -1 }, { ...start, g: Number.NaN }, { ...start, u: 1.5 }]) {
-        const page = await broker.history('u1', 'c1', junk as unknown as typeof start, 100);
-        expect(page).toEqual({ events: [], complete: false, position: await broker.head('u1') });
+        const page = await withLog(broker).history('u1', 'c1', junk as unknown as typeof start, 100);
+        expect(page).toEqual({ events: [], complete: false, position: await withLog(broker).head('u1') });
       }
     });
 
-    it('recovery off: seq 0 and history() is never complete', async () => {
+    it('recovery off: seq 0, and no history() / head() (so a server given the broker runs without recovery)', async () => {
       const { broker, node } = await setup(false);
       node.hold('u1');
       await broker.settled();
       broker.publish({ kind: 'uid', uid: 'u1' }, [ev(1)], false);
       await until(() => node.deliveries.length === 1, 'one delivery');
       expect(node.deliveries[0]?.logged[0]?.seq).toBe(0);
-      const h = await broker.history('u1', 'c1', await broker.head('u1'), 10);
-      expect(h.complete).toBe(false);
+      expect(broker.history).toBeUndefined();
+      expect(broker.head).toBeUndefined();
       expect(broker.stats().logged).toBe(0);
     });
   });

@@ -26,6 +26,13 @@ export function until(pred: () => boolean, what: string, boundMs = 10_000): Prom
   });
 }
 
+/** The log of `b` (history/head), failing loudly when the broker was made with `recovery: false`. */
+export function withLog(b: Broker): Required<Pick<Broker, 'history' | 'head'>> {
+  const { history, head } = b;
+  if (history === undefined || head === undefined) throw new Error('this broker has no log (recovery: false)');
+  return { history: history.bind(b), head: head.bind(b) };
+}
+
 /** Lets a test wake `until` waiters from outside a node (e.g. after a status change). */
 export const poke = notify;
 

@@ -2,7 +2,7 @@ import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { inMemoryBrokerV2 } from '../src/memory-broker.js';
 import { singleNodeConformance } from './conformance.js';
-import { FakeNode } from './fake-node.js';
+import { FakeNode, withLog } from './fake-node.js';
 
 let n = 0;
 singleNodeConformance('inMemoryBrokerV2', (recovery) =>
@@ -50,19 +50,19 @@ describe('inMemoryBrokerV2 specifics (virtual time)', () => {
   it('history(): events older than maxAgeMs are gone (complete:false), a fresh position still resumes', async () => {
     const scheduler = new VirtualTimeScheduler();
     const broker = inMemoryBrokerV2({ scheduler, recovery: { maxAgeMs: 1_000 } });
-    const start = await broker.head('u1');
+    const start = await withLog(broker).head('u1');
     broker.publish({ kind: 'uid', uid: 'u1' }, [['test/ev', 'old']], false);
     advanceTo(scheduler, 600);
     broker.publish({ kind: 'uid', uid: 'u1' }, [['test/ev', 'new']], false);
-    expect((await broker.history('u1', 'c', start, 10)).complete).toBe(true);
+    expect((await withLog(broker).history('u1', 'c', start, 10)).complete).toBe(true);
     advanceTo(scheduler, 1_200);
-    const page = await broker.history('u1', 'c', start, 10);
+    const page = await withLog(broker).history('u1', 'c', start, 10);
     expect(page.complete).toBe(false);
     expect(page.events.map((e) => e.event[1])).toEqual(['new']);
-    const fromOld = await broker.history('u1', 'c', { ...start, u: 1 }, 10);
+    const fromOld = await withLog(broker).history('u1', 'c', { ...start, u: 1 }, 10);
     expect(fromOld.complete).toBe(true);
     advanceTo(scheduler, 2_000);
-    const fromHead = await broker.history('u1', 'c', { ...start, u: 2 }, 10);
+    const fromHead = await withLog(broker).history('u1', 'c', { ...start, u: 2 }, 10);
     expect(fromHead).toMatchObject({ events: [], complete: true });
   });
 
@@ -71,22 +71,22 @@ describe('inMemoryBrokerV2 specifics (virtual time)', () => {
     const broker = inMemoryBrokerV2({ scheduler, recovery: { maxAgeMs: 1_000, metaTtlMs: 5_000 } });
     broker.publish({ kind: 'uid', uid: 'idle' }, [['test/ev', 1]], false);
     broker.publish({ kind: 'uid', uid: 'busy' }, [['test/ev', 1]], false);
-    const idle = await broker.head('idle');
-    const busy = await broker.head('busy');
+    const idle = await withLog(broker).head('idle');
+    const busy = await withLog(broker).head('busy');
     advanceTo(scheduler, 4_000);
-    await broker.head('busy');
+    await withLog(broker).head('busy');
     advanceTo(scheduler, 6_000);
-    const lost = await broker.history('idle', 'c', idle, 10);
+    const lost = await withLog(broker).history('idle', 'c', idle, 10);
     expect(lost.complete).toBe(false);
     expect(lost.position.epoch).not.toBe(idle.epoch);
     expect(lost.position.u).toBe(0);
-    expect(await broker.history('busy', 'c', busy, 10)).toMatchObject({ complete: true, position: busy });
+    expect(await withLog(broker).history('busy', 'c', busy, 10)).toMatchObject({ complete: true, position: busy });
   });
 
   it('each broker instance has its own epoch (a restarted process cannot resume old positions)', async () => {
-    const a = await inMemoryBrokerV2().head('u1');
+    const a = await withLog(inMemoryBrokerV2()).head('u1');
     const b = inMemoryBrokerV2();
-    expect((await b.history('u1', 'c', a, 10)).complete).toBe(false);
+    expect((await withLog(b).history('u1', 'c', a, 10)).complete).toBe(false);
   });
 
   it('rejects nonsense recovery options', () => {

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisBroker, type RedisBrokerOptions, type RedisBrokerStatus, redisBroker } from '../src/redis-broker.js';
 import { singleNodeConformance } from './conformance.js';
-import { FakeNode, poke, until } from './fake-node.js';
+import { FakeNode, poke, until, withLog } from './fake-node.js';
 import { freePort, RedisServer, redisAvailable, startProxy } from '@sente-rx/fixtures/redis-server';
 
 const available = redisAvailable();
@@ -110,7 +110,12 @@ describe.skipIf(!available)('redisBroker', () => {
         // One seq counter per uid stream, stamped and PUBLISHed in one script: every node sees seq order.
         expect(m.node.eventsFor('u').map((e) => e.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
         expect(m.node.eventsFor('u').filter((e) => e.clientId === 'cc').map((e) => e.event[1])).toEqual(['for-cc']);
-        expect(m.node.deliveries.filter((d) => d.target.kind === 'all').flatMap((d) => d.logged)).toEqual([{ event: ['test/ev', 'everyone'], stream: 'g', seq: 1 }]);
+        // Each event carries the log it went to: the uid log's epoch, the broadcast log's generation.
+        const epoch = (await withLog(m.broker).head('u')).epoch;
+        expect(new Set(m.node.eventsFor('u').map((e) => e.epoch))).toEqual(new Set([epoch]));
+        expect(m.node.deliveries.filter((d) => d.target.kind === 'all').flatMap((d) => d.logged)).toEqual([
+          { event: ['test/ev', 'everyone'], stream: 'g', seq: 1, epoch: epoch.slice(0, epoch.indexOf('.')) },
+        ]);
       }
       await settled(a, b, c); // `logged` counts script replies, which may trail the deliveries
       expect(a.broker.stats()).toMatchObject({ published: 20, dropped: 0, logged: 20 });
@@ -188,16 +193,16 @@ describe.skipIf(!available)('redisBroker', () => {
     it('history() on any node; a Redis FLUSHALL changes the epoch (complete:false)', async () => {
       const [a, b] = await start();
       if (a === undefined || b === undefined) throw new Error('nodes');
-      const from = await b.broker.head('h');
+      const from = await withLog(b.broker).head('h');
       for (let i = 0; i < 3; i++) a.broker.publish({ kind: 'uid', uid: 'h' }, [['test/ev', i]], false);
       await settled(a);
-      const page = await b.broker.history('h', 'c', from, 10);
-      expect(page).toMatchObject({ complete: true, position: await a.broker.head('h') });
+      const page = await withLog(b.broker).history('h', 'c', from, 10);
+      expect(page).toMatchObject({ complete: true, position: await withLog(a.broker).head('h') });
       expect(page.events.map((e) => e.event[1])).toEqual([0, 1, 2]);
       const raw = new Redis(server.url);
       await raw.flushall();
       await raw.quit();
-      const after = await b.broker.history('h', 'c', page.position, 10);
+      const after = await withLog(b.broker).history('h', 'c', page.position, 10);
       expect(after.complete).toBe(false);
       expect(after.position.epoch).not.toBe(page.position.epoch);
     });
@@ -217,17 +222,17 @@ describe.skipIf(!available)('redisBroker', () => {
           });
         });
         await watcher.subscribe('__keyevent@0__:expired');
-        const start = await m.broker.head('old');
+        const start = await withLog(m.broker).head('old');
         m.broker.publish({ kind: 'uid', uid: 'old' }, [['test/ev', 'stale']], false);
         await m.broker.settled();
-        expect((await m.broker.history('old', 'c', start, 10)).complete).toBe(true);
+        expect((await withLog(m.broker).history('old', 'c', start, 10)).complete).toBe(true);
         await expired; // Redis dropped the stream maxAgeMs after its last append
         m.broker.publish({ kind: 'uid', uid: 'old' }, [['test/ev', 'fresh']], false);
         await m.broker.settled();
-        const page = await m.broker.history('old', 'c', start, 10);
+        const page = await withLog(m.broker).history('old', 'c', start, 10);
         expect(page.complete).toBe(false);
         expect(page.events.map((e) => [e.seq, e.event[1]])).toEqual([[2, 'fresh']]);
-        expect((await m.broker.history('old', 'c', { ...start, u: 1 }, 10)).complete).toBe(true);
+        expect((await withLog(m.broker).history('old', 'c', { ...start, u: 1 }, 10)).complete).toBe(true);
       } finally {
         await raw.config('SET', 'notify-keyspace-events', '');
         await Promise.all([watcher.quit(), raw.quit()]);

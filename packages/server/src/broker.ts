@@ -31,9 +31,14 @@ export interface LoggedEvent {
   /** For client-targeted sends: only this client receives it. */
   readonly clientId?: string;
   /**
-   * Uid-stream events, from a broker that can tell: the epoch of the uid's log when the event was
-   * appended. A server that sees it differ from a live client's epoch knows the log was replaced
-   * (expired metadata, a flushed store) and makes the client reconnect, which reports the gap.
+   * From a broker that can tell, which log the event was appended to. Uid-stream events: the epoch
+   * of the uid's log. Broadcasts: the broadcast log's generation, for a broker whose epochs are
+   * `<broadcast generation>.<rest>` (one broadcast event goes to every uid, each with its own epoch),
+   * so it is the part of a client's epoch before its first dot (no dot in the generation). A server
+   * that sees an event of another log than a live client's epoch knows the log was replaced
+   * (expired metadata, a flushed or restarted store: sequences restart at 1) and makes the client
+   * reconnect, which reports the gap (PROTOCOL.md §11.5). The in-memory broker stamps uid events
+   * only (its broadcast log lives as long as the process); `redisBroker` stamps both.
    */
   readonly epoch?: string;
 }

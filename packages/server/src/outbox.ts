@@ -30,14 +30,21 @@ export class Entry implements LogEntry {
     readonly clientId: string | undefined,
     readonly stream: 'u' | 'g' = 'u',
     readonly seq: number = 0,
-    /** The uid log's epoch at append time, when the broker tells (see `LoggedEvent.epoch`). */
+    /** The log's epoch (uid stream) or generation (broadcasts) at append time, when the broker tells (see `LoggedEvent.epoch`). */
     readonly epoch?: string,
   ) {}
 }
 
-/** Whether `items` hold a uid-stream event of another epoch than `epoch`: the log was replaced under the connection. */
+/**
+ * Whether `items` hold an event of another log than the connection's `epoch` (a uid-stream event of
+ * another epoch, a broadcast of another broadcast generation: see `LoggedEvent.epoch`): the log was
+ * replaced under the connection.
+ */
 function logReplaced(items: readonly Buffered[], epoch: string): boolean {
-  for (const b of items) if (b instanceof Entry && b.epoch !== undefined && b.epoch !== epoch) return true;
+  for (const b of items) {
+    if (!(b instanceof Entry) || b.epoch === undefined) continue;
+    if (b.stream === 'u' ? b.epoch !== epoch : !(epoch.startsWith(b.epoch) && epoch[b.epoch.length] === '.')) return true;
+  }
   return false;
 }
 
