@@ -12,11 +12,11 @@
  * Without redis-server this file skips loudly, except under CI=true, where it fails.
  */
 import { Redis } from 'ioredis';
-import { filter, firstValueFrom, map, take, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelSocketClient } from '@sente-rx/client';
 import { silentLogger } from '@sente-rx/core';
-import { nextEvent, type TestServer, useFixtures, whenClosed, whenOpen } from '@sente-rx/fixtures';
+import { nextEvent, type TestServer, useFixtures, whenClosed, whenOpen, nextData, recordData } from '@sente-rx/fixtures';
 import { RedisServer, redisAvailable } from '@sente-rx/fixtures/redis-server';
 import { type RedisBroker, type RedisBrokerOptions, redisBroker } from '../src/redis-broker.js';
 
@@ -28,15 +28,10 @@ let prefixSeq = 0;
 const prefix = (): string => `lr${process.pid}x${prefixSeq++}`;
 
 /** The data of the next `n` pushes with id `app/n`. */
-const nextPushes = (c: ChannelSocketClient, n: number, ms = 10_000): Promise<unknown[]> =>
-  firstValueFrom(c.recv$.pipe(filter((m) => m.id === 'app/n'), map((m) => m.data), take(n), toArray(), timeout(ms)));
+const nextPushes = (c: ChannelSocketClient, n: number, ms = 10_000): Promise<unknown[]> => nextData(c, 'app/n', n, ms);
 
 /** Every `app/n` push from now on. */
-function record(c: ChannelSocketClient): unknown[] {
-  const got: unknown[] = [];
-  c.recv$.pipe(filter((m) => m.id === 'app/n')).subscribe((m) => got.push(m.data));
-  return got;
-}
+const record = (c: ChannelSocketClient): unknown[] => recordData(c, 'app/n');
 
 const handshake = (c: ChannelSocketClient, ms = 10_000): Promise<unknown> => nextEvent(c, 'chsk/handshake', ms).then((m) => m.data);
 

@@ -7,25 +7,20 @@
  * sessions, a shared log) gets every event once, in order.
  */
 import { describe, expect, it } from 'vitest';
-import { BehaviorSubject, filter, firstValueFrom, map, take, timeout, toArray } from 'rxjs';
+import { BehaviorSubject } from 'rxjs';
 import { type ChannelSocketClient, type ClientOptions } from '@sente-rx/client';
 import { type ChskEvent, silentLogger } from '@sente-rx/core';
 import { type Broker, type BrokerNode, type LogBounds, MemoryLog } from '@sente-rx/server';
-import { nextEvent, pushedEvents, type TestServer, useFixtures, whenClosed, whenOpen } from '@sente-rx/fixtures';
+import { nextEvent, pushedEvents, type TestServer, useFixtures, whenClosed, whenOpen, nextData, recordData } from '@sente-rx/fixtures';
 
 const fx = useFixtures();
 const TYPES = ['ws', 'ajax'] as const;
 
 /** The data of the next `n` pushes with id `app/n`. */
-const nextPushes = (c: ChannelSocketClient, n: number, ms = 10_000): Promise<unknown[]> =>
-  firstValueFrom(c.recv$.pipe(filter((m) => m.id === 'app/n'), map((m) => m.data), take(n), toArray(), timeout(ms)));
+const nextPushes = (c: ChannelSocketClient, n: number, ms = 10_000): Promise<unknown[]> => nextData(c, 'app/n', n, ms);
 
 /** Every `app/n` push from now on. */
-function record(c: ChannelSocketClient): unknown[] {
-  const got: unknown[] = [];
-  c.recv$.pipe(filter((m) => m.id === 'app/n')).subscribe((m) => got.push(m.data));
-  return got;
-}
+const record = (c: ChannelSocketClient): unknown[] => recordData(c, 'app/n');
 
 const handshake = (c: ChannelSocketClient): Promise<unknown> => nextEvent(c, 'chsk/handshake').then((m) => m.data);
 
