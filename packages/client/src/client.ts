@@ -17,7 +17,6 @@ import {
   type CloseReason,
   type EventContract,
   type EventId,
-  FirstSubscriberBuffer,
   fullJitterBackoff,
   initialState,
   isReservedId,
@@ -45,8 +44,8 @@ import {
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, EMPTY, map, type Observable, type Subscription, throwError } from 'rxjs';
-import { valueHub } from './hub.js';
+import { asyncScheduler, EMPTY, Observable, type Subscription, throwError } from 'rxjs';
+import { firstSubscriberHub, valueHub } from './hub.js';
 import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
@@ -113,10 +112,9 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
   // Untyped inside; the contract's types hold for what leaves because of the validation below.
-  const recv = new FirstSubscriberBuffer<ClientEventMsg>(opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE, {
-    onDrop: (n) => {
-      if (n === 1) logger.warn('sente-rx: recv$ has no subscriber yet and its buffer is full; dropping the oldest events', { recvBufferSize: opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE });
-    },
+  const recvBufferSize = opts.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE;
+  const recv = firstSubscriberHub<ClientEventMsg>(recvBufferSize, (n) => {
+    if (n === 1) logger.warn('sente-rx: recv$ has no subscriber yet and its buffer is full; dropping the oldest events', { recvBufferSize });
   });
   const init = initialState(requested);
   const state$ = valueHub<StatePair>([init, init]);
@@ -377,14 +375,22 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   /** With a contract, the reply to `id` must pass its schema; the Observable carries the schema's output. */
   const checkedReply = (id: EventId, reply: Observable<unknown>): Observable<unknown> => {
     if (checking === undefined) return reply;
-    return reply.pipe(
-      map((value) => {
-        const checked = validateReply(checking, 'client', id, value);
-        if (!checked.ok) {
+    // What `map` would do, without the operator machinery in the bundle.
+    return new Observable((s) =>
+      reply.subscribe({
+        next: (value) => {
+          let checked;
+          try {
+            checked = validateReply(checking, 'client', id, value);
+          } catch (err) {
+            return s.error(err);
+          }
+          if (checked.ok) return s.next(checked.value);
           logger.warn('sente-rx: a reply failed validation', { id, issues: checked.issues });
-          throw validationError(id, checked.issues);
-        }
-        return checked.value;
+          s.error(validationError(id, checked.issues));
+        },
+        error: (e: unknown) => s.error(e),
+        complete: () => s.complete(),
       }),
     );
   };

@@ -13,15 +13,16 @@ export interface Hub<T> {
   asObservable(): Observable<T>;
 }
 
-function makeHub<T>(onSubscribe?: (s: Subscriber<T>) => void): Hub<T> & { readonly observable: Observable<T> } {
+/** `onSubscribe` runs first for every subscriber, also after `complete` (`done` says so). */
+function makeHub<T>(onSubscribe?: (s: Subscriber<T>, done: boolean) => void): Hub<T> & { readonly observable: Observable<T>; readonly done: boolean } {
   let subs: readonly Subscriber<T>[] = [];
   let done = false;
   const observable = new Observable<T>((s) => {
+    onSubscribe?.(s, done);
     if (done) {
       s.complete();
       return undefined;
     }
-    onSubscribe?.(s);
     subs = [...subs, s];
     return () => {
       subs = subs.filter((x) => x !== s);
@@ -29,6 +30,9 @@ function makeHub<T>(onSubscribe?: (s: Subscriber<T>) => void): Hub<T> & { readon
   });
   return {
     observable,
+    get done() {
+      return done;
+    },
     // Copy-on-write: an emission walks the list as it was when it began.
     next(value) {
       if (done) return;
@@ -51,7 +55,7 @@ export const hub = <T>(): Hub<T> => makeHub<T>();
 /** A `BehaviorSubject`'s role: a current value, given to each new subscriber first; the read side has `value` and `getValue()`. */
 export function valueHub<T>(initial: T): Hub<T> & { readonly value: T; readonly readonly: ReadonlyBehaviorSubject<T> } {
   let value = initial;
-  const h = makeHub<T>((s) => s.next(value));
+  const h = makeHub<T>((s, done) => done || s.next(value));
   const getValue = (): T => value;
   const ro = Object.defineProperty(Object.assign(h.observable, { getValue }), 'value', { get: getValue, enumerable: true }) as ReadonlyBehaviorSubject<T>;
   return {
@@ -65,5 +69,39 @@ export function valueHub<T>(initial: T): Hub<T> & { readonly value: T; readonly 
       return value;
     },
     readonly: ro,
+  };
+}
+
+/**
+ * core's `FirstSubscriberBuffer` on a hub (no `Subject` in the bundle): until the first
+ * subscription at most `max` values are kept (sliding: the oldest go, `onDrop` is told the total
+ * dropped); the first subscriber gets them in order, then live values (ones that arrive while it is
+ * handed the kept ones queue behind them); later subscribers get live values only. A `complete`
+ * before the first subscriber reaches it after the kept values.
+ */
+export function firstSubscriberHub<T>(max: number, onDrop: (droppedSoFar: number) => void): Hub<T> {
+  if (!Number.isInteger(max) || max < 0) throw new TypeError(`FirstSubscriberBuffer: max must be a non-negative integer, got ${String(max)}`);
+  let kept: T[] | null = [];
+  let dropped = 0;
+  const h = makeHub<T>((s) => {
+    const k = kept;
+    if (k === null) return;
+    // Taken from the front, so next() calls made meanwhile append behind and slide only what is still kept.
+    while (k.length > 0 && !s.closed) s.next(k.shift() as T);
+    kept = null;
+  });
+  return {
+    next(value) {
+      if (kept === null) h.next(value);
+      else if (!h.done) {
+        kept.push(value);
+        if (kept.length > max) {
+          kept.shift();
+          onDrop(++dropped);
+        }
+      }
+    },
+    complete: h.complete,
+    asObservable: h.asObservable,
   };
 }

@@ -62,10 +62,18 @@ export interface KindedEnvelope {
 const kinded = (kind: EnvelopeKind, payload: unknown, cbId: CbId | null = null): KindedEnvelope => ({ value: [payload, cbId], kind });
 
 /**
+ * C→S over WebSocket: `[event, cbId | null]` (the keep-alive ping and pong too); `Envelopes.clientEvent`.
+ * Standalone, like {@link ajaxEventEnvelope}, so a client bundle need not carry the server's envelopes.
+ */
+export const clientEventEnvelope = (event: ChskEvent, cbId: CbId | null): KindedEnvelope => kinded('client-event', event, cbId);
+/** C→S Ajax POST: `[event, "ajax" | null]` (Sente's `:ajax` marker when a reply is wanted); `Envelopes.ajaxEvent`. */
+export const ajaxEventEnvelope = (event: ChskEvent, wantsReply: boolean): KindedEnvelope => kinded('ajax-event', event, wantsReply ? AJAX_CB_ID : null);
+
+/**
  * Every envelope sente-rx sends, built with its kind, so no call site picks a kind by hand
  * (PROTOCOL.md §1.1). Pack one with {@link packEnvelope}.
  */
-export const Envelopes = Object.freeze({
+export const Envelopes = /* @__PURE__ */ Object.freeze({
   /** S→C, see {@link handshakeEnvelope}. */
   handshake: (uid: Uid, handshakeData: unknown, first?: boolean, recovery?: HandshakeRecovery): KindedEnvelope => ({
     value: handshakeEnvelope(uid, handshakeData, first, recovery),
@@ -88,9 +96,9 @@ export const Envelopes = Object.freeze({
   /** S→C `["chsk/error", cbId]`: the request could not be handled (or its reply packed). */
   error: (cbId: CbId | null): KindedEnvelope => kinded('error', ReservedId.ERROR, cbId),
   /** C→S over WebSocket: `[event, cbId | null]` (the keep-alive ping and pong too). */
-  clientEvent: (event: ChskEvent, cbId: CbId | null): KindedEnvelope => kinded('client-event', event, cbId),
+  clientEvent: clientEventEnvelope,
   /** C→S Ajax POST: `[event, "ajax" | null]` (Sente's `:ajax` marker when a reply is wanted). */
-  ajaxEvent: (event: ChskEvent, wantsReply: boolean): KindedEnvelope => kinded('ajax-event', event, wantsReply ? AJAX_CB_ID : null),
+  ajaxEvent: ajaxEventEnvelope,
 });
 
 /** Packs an envelope with its kind. Throws what the packer throws. */

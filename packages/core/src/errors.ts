@@ -34,9 +34,10 @@ export interface ValidationIssue {
 }
 
 export class ChskError extends Error {
-  readonly code: ChskErrorCode;
+  // `declare`: set in the constructor, so no class-field initialiser (and no lowering helper in an ES2020 bundle).
+  declare readonly code: ChskErrorCode;
   /** Present on a `'chsk/error'` caused by a failed contract validation. */
-  readonly issues?: readonly ValidationIssue[];
+  declare readonly issues?: readonly ValidationIssue[];
   declare readonly [BRAND]: true;
 
   constructor(code: ChskErrorCode, message: string, options?: { cause?: unknown; issues?: readonly ValidationIssue[] }) {

@@ -16,8 +16,10 @@ export type { ChskEvent, EventProblem, Uid } from './event.js';
 // envelope and wire constants
 export {
   AJAX_CB_ID,
+  ajaxEventEnvelope,
   batchEnvelope,
   classifyClientMessage,
+  clientEventEnvelope,
   DUMMY_CB_200,
   envelope,
   Envelopes,

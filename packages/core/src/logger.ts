@@ -9,14 +9,14 @@ export interface Logger {
 const noop = (): void => undefined;
 
 /** Drops everything: pass it as `logger` to silence the library. */
-export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+export const silentLogger: Logger = /* @__PURE__ */ Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
 
 /**
  * The default logger: warnings and errors reach the console, so failures are visible without any
  * set-up; debug and info are dropped. Pass `logger` to route them elsewhere, or `silentLogger` to
  * silence the library.
  */
-export const consoleLogger: Logger = Object.freeze({
+export const consoleLogger: Logger = /* @__PURE__ */ Object.freeze({
   debug: noop,
   info: noop,
   warn: (msg: string, data?: Record<string, unknown>): void => {

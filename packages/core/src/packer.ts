@@ -40,7 +40,7 @@ export type EnvelopeKind =
   | 'error';
 
 /** Every {@link EnvelopeKind}, for tests and exhaustive switches. */
-export const ENVELOPE_KINDS: readonly EnvelopeKind[] = Object.freeze([
+export const ENVELOPE_KINDS: readonly EnvelopeKind[] = /* @__PURE__ */ Object.freeze([
   'client-event',
   'ajax-event',
   'server-batch',

@@ -39,8 +39,9 @@ export class FirstSubscriberBuffer<T> implements Observer<T> {
     this.#observable = new Observable<T>((subscriber) => {
       const kept = this.#kept;
       if (kept !== null) {
-        // Hand over the kept values; next() calls made meanwhile still append to `kept`.
-        for (let i = 0; i < kept.length && !subscriber.closed; i++) subscriber.next(kept[i] as T);
+        // Hand over the kept values from the front: next() calls made meanwhile append behind them,
+        // and a full buffer then slides only what is still kept (an index would skip one).
+        while (kept.length > 0 && !subscriber.closed) subscriber.next(kept.shift() as T);
         this.#kept = null;
       }
       return this.#subject.subscribe(subscriber);

@@ -12,6 +12,7 @@ import {
   parseClientMessage,
   parseEnvelope,
   parseServerMessage,
+  randomUuid,
   validateEvent,
 } from '@sente-rx/core';
 
@@ -124,6 +125,23 @@ describe('envelope', () => {
     expect(() => jsonPacker.pack(undefined)).toThrow(ChskError);
     expect(() => jsonPacker.unpack('{')).toThrow(SyntaxError);
     expect(() => jsonPacker.unpack(new Uint8Array([0xff, 0xfe]))).toThrow();
+  });
+});
+
+describe('randomUuid', () => {
+  const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('is a v4 UUID, also without crypto.randomUUID (plain-http pages): from getRandomValues, byte for byte', () => {
+    expect(randomUuid()).toMatch(V4);
+    const real = globalThis.crypto;
+    const bytes = Array.from({ length: 16 }, (_, i) => (i * 17 + 255) % 256); // 0xff, 0x10, 0x21, …
+    const fake = { getRandomValues: <T extends Uint8Array>(b: T): T => (b.set(bytes), b) };
+    Object.defineProperty(globalThis, 'crypto', { value: fake, configurable: true });
+    try {
+      expect(randomUuid()).toBe('ff102132-4354-4576-8798-a9bacbdcedfe');
+    } finally {
+      Object.defineProperty(globalThis, 'crypto', { value: real, configurable: true });
+    }
   });
 });
 

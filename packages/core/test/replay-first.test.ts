@@ -74,6 +74,18 @@ describe('FirstSubscriberBuffer', () => {
     expect(got).toEqual(['a', 'b', 'during', 'live']);
   });
 
+  it('a value that arrives during the hand-over of a full buffer skips none of the kept ones', () => {
+    const buf = new FirstSubscriberBuffer<string>(2);
+    buf.next('a');
+    buf.next('b');
+    const got: string[] = [];
+    buf.asObservable().subscribe((v) => {
+      got.push(v);
+      if (v === 'a') buf.next('during');
+    });
+    expect(got).toEqual(['a', 'b', 'during']);
+  });
+
   it('a first subscriber that takes one value leaves the rest to no one', () => {
     const buf = new FirstSubscriberBuffer<string>(10);
     buf.next('a');

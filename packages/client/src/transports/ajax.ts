@@ -1,9 +1,9 @@
 import {
+  ajaxEventEnvelope,
   ajaxPostRequest,
   type ChskEvent,
   CloseCode,
   DUMMY_CB_200,
-  Envelopes,
   type Logger,
   type Packed,
   packEnvelope,
@@ -55,8 +55,10 @@ export interface AjaxTransportConfig {
 }
 
 class HttpStatusError extends Error {
-  constructor(readonly status: number) {
+  declare readonly status: number; // no class field: an ES2020 bundle would carry a helper for it
+  constructor(status: number) {
     super(`HTTP ${status}`);
+    this.status = status;
   }
 }
 
@@ -154,7 +156,7 @@ export function ajaxTransport(cfg: AjaxTransportConfig): Transport {
     },
     send(event: ChskEvent, cbId: string | null): boolean {
       if (stopped) return false;
-      const packed = packEnvelope(packer, Envelopes.ajaxEvent(event, cbId !== null)); // throws when it cannot be packed
+      const packed = packEnvelope(packer, ajaxEventEnvelope(event, cbId !== null)); // throws when it cannot be packed
       // Sente's form (udt, client-id, ppstr) with EDN/Transit, else the raw body (PROTOCOL.md §4).
       const udt = String(scheduler.now());
       const post = ajaxPostRequest(packer, packed, cfg.clientId ?? '', udt);

@@ -30,29 +30,27 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
   const probe = opts.wsRefusalProbe ?? opts.WebSocket === undefined;
   const factory: TransportFactory = (ctx) => {
     const own = (base: string | undefined, q: Record<string, string | undefined>): string => withQuery(base ?? '', opts.params, { [Query.CLIENT_ID]: ctx.clientId, ...q });
+    /** The user's headers and the CSRF token, re-read for every request. */
+    const headers = (): Record<string, string> => {
+      const t = ctx.csrfToken();
+      return { ...opts.headers, ...(t === undefined ? {} : { [Header.CSRF_TOKEN_OUT]: t }) };
+    };
     if (ctx.type === 'ajax' && fetchFn !== undefined) {
       return ajaxTransport({
         ...ctx,
         url: (q) => own(ajaxBase, { ...q, [Query.POS]: ctx.position() }),
         fetch: fetchFn,
-        headers: () => {
-          const token = ctx.csrfToken();
-          return { ...opts.headers, ...(token === undefined ? {} : { [Header.CSRF_TOKEN_OUT]: token }) };
-        },
+        headers,
         timeoutMs: opts.ajaxTimeoutMs ?? 60_000, // 60 s, above the server's lpTimeoutMs
       });
     }
     if (WebSocket === undefined) throw new TypeError('no WebSocket constructor');
-    const token = (): Record<string, string> => {
-      const t = ctx.csrfToken();
-      return { ...opts.headers, ...(t === undefined ? {} : { [Header.CSRF_TOKEN_OUT]: t }) };
-    };
     return webSocketTransport({
       ...ctx,
       url: () => own(wsBase, { [Query.CSRF_TOKEN]: ctx.csrfToken(), [Query.POS]: ctx.position() }),
       WebSocket,
       connectTimeoutMs: opts.wsConnectTimeoutMs ?? 10_000, // 10 s
-      ...(fetchFn === undefined || probeBase === undefined || !probe ? {} : { probeRefusal: () => probeRefusal(fetchFn, own(probeBase, {}), token(), ctx.scheduler) }),
+      ...(fetchFn === undefined || probeBase === undefined || !probe ? {} : { probeRefusal: () => probeRefusal(fetchFn, own(probeBase, {}), headers(), ctx.scheduler) }),
     });
   };
   return { factory, wsAvailable: WebSocket !== undefined };

@@ -1,4 +1,4 @@
-import { type ChskEvent, CloseCode, Envelopes, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage } from '@sente-rx/core';
+import { type ChskEvent, clientEventEnvelope, CloseCode, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage } from '@sente-rx/core';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { hub } from '../hub.js';
 import type { Transport, TransportEvent, WebSocketConstructor, WebSocketLike } from '../types.js';
@@ -159,7 +159,7 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
       if (silenced) return true; // swallowed by the dead path
       const ws = socket;
       if (ws === null || ws.readyState !== OPEN) return false;
-      const packed = packEnvelope(packer, Envelopes.clientEvent(event, cbId)) as string | Uint8Array<ArrayBuffer>; // throws when it cannot be packed
+      const packed = packEnvelope(packer, clientEventEnvelope(event, cbId)) as string | Uint8Array<ArrayBuffer>; // throws when it cannot be packed
       try {
         ws.send(packed);
       } catch (err) {
