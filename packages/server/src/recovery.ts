@@ -255,9 +255,14 @@ export function planStart(q: Exclude<PositionQuery, { kind: 'absent' }>, read: L
     const position = read.start;
     return { recovery: q.kind === 'none' ? { position } : { position, recovered: false }, entries: mergeReplay(position, read.events, pending) };
   }
-  const position = startBefore(read.head, pending);
+  // The held entries the client already has (it said so: its position, in this epoch) are not sent
+  // again, nor do they lower its start: the queue of a reconnect can hold events a previous start's
+  // replay delivered before they arrived live.
+  const has = q.kind === 'position' && q.position.epoch === read.head.epoch ? q.position : undefined;
+  const held = has === undefined ? pending.slice() : pending.filter((e) => e.seq === 0 || e.seq > seen(has, e));
+  const position = startBefore(read.head, held);
   const recovery: HandshakeRecovery = q.kind === 'none' ? { position } : { position, recovered: false };
-  return { recovery, entries: pending.slice() };
+  return { recovery, entries: held };
 }
 
 /** An Ajax poll that presented a position: answer with `entries` (none: hold the poll), or with a handshake when the log has a gap. */
