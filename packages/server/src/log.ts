@@ -167,15 +167,17 @@ export function startInReplacedLog(from: Position, head: Position): Position | u
  * and amortized O(1): every call first pops the expired streams off two insertion-ordered maps (no
  * timers), so virtual time drives it in tests. At most (uids published to within maxAgeMs) ×
  * maxEvents events are held. The epoch is `<broadcast generation>.<uid stream generation>`
- * (`generationsOf`): the broadcast generation is a random UUID per log instance (a restarted
- * process cannot resume positions of its previous life), a uid stream's is 48 random bits per
- * instance plus a counter, so it too is unique across instances.
+ * (`generationsOf`): the broadcast generation is 48 random bits per log instance (from
+ * `randomUuid`: a restarted process cannot resume positions of its previous life), a uid stream's
+ * another 48 random bits per instance plus a counter, so it too is unique across instances.
  */
 export class MemoryLog {
   readonly #bounds: LogBounds;
-  readonly #epochBase = randomUuid();
-  // The last 12 hex digits of a v4 UUID are random (48 bits, as the Redis broker's generations).
-  readonly #genPrefix = randomUuid().slice(24);
+  // 48 random bits each (as the Redis broker's generations), from one v4 UUID's random hex digits:
+  // the epoch goes into every positioned batch, so it stays short (~26 characters).
+  readonly #id = randomUuid().replaceAll('-', '');
+  readonly #epochBase = this.#id.slice(0, 12);
+  readonly #genPrefix = this.#id.slice(20, 32);
   #gens = 0;
   #order = 0;
   /** Events appended so far. */
