@@ -15,6 +15,8 @@
 //                        test-output/last-results.json)
 //   --cluster            also the cross-node push on Redis (dist/cluster-push.js, issue 12), as its
 //                        own section of RESULTS.md; on by default in the full run
+//   --recovery           also the recovery figures (dist/recovery.js, issue 13: in-memory and
+//                        Redis), as their own section of RESULTS.md; on by default in the full run
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { consoleTable, resultsMarkdown } from './report.js';
 import { ratiosSvg } from './svg.js';
 import { ALL_IMPLS, type Impl } from './types.js';
 import { clusterPushTable, type ClusterPushResult } from './cluster-report.js';
+import { recoveryTable, type RecoveryResult } from './recovery-report.js';
 
 const distDir = path.dirname(fileURLToPath(import.meta.url));
 const packageDir = path.dirname(distDir);
@@ -43,6 +46,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     render: { type: 'string' },
     cluster: { type: 'boolean', default: false },
+    recovery: { type: 'boolean', default: false },
   },
 });
 
@@ -95,6 +99,24 @@ if (args.render === undefined && (args.cluster || complete)) {
   }
 }
 
+// The recovery figures run in their own process too (--expose-gc, a redis-server of their own).
+let recovery: RecoveryResult | undefined;
+if (args.render === undefined && (args.recovery || complete)) {
+  console.log('recovery (dist/recovery.js)…');
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(distDir, 'recovery.js'), '--json', ...(config.name === 'full' ? [] : ['--quick'])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60_000,
+  });
+  const last = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    recovery = JSON.parse(last) as RecoveryResult;
+  } catch {
+    console.log(`the recovery figures failed (status ${String(r.status)}): ${last.slice(0, 200)}`);
+    process.exitCode = 1;
+  }
+}
+
 // Only a complete full run replaces the committed RESULTS.md and ratios.svg.
 const outDir = args.out ?? (complete ? packageDir : testOutput);
 
@@ -106,7 +128,12 @@ const clusterSection =
     ? ''
     : `\n## Cross-node push on Redis (issue 12)\n\nOne WebSocket client per user, users split evenly over the nodes, node 0 publishing everything in closed-loop windows; rate and latency are of the whole 2-core machine (load generator included; latency includes the 30 ms WebSocket send buffer); server CPU is summed over all nodes; the last column is each node's messages received from Redis ÷ messages published (interest routing). Per-message costs, not a scaling claim.\n\n${clusterPushTable(cluster)}\n`;
 if (cluster !== undefined) console.log(`\n${clusterPushTable(cluster)}`);
-writeFileSync(path.join(outDir, 'RESULTS.md'), resultsMarkdown(results) + clusterSection);
+const recoverySection =
+  recovery === undefined
+    ? ''
+    : `\n## Recovery (issue 13)\n\nOne process, the server core driven through its adapter seam with counting fake WebSockets (no network, no client: the server's own work), \`sendBufMs\` 0, on the in-memory broker and on \`redisBroker\` (a private redis-server; every push is a Redis round trip there, so fewer pushes). Server CPU is this process's (server core and broker client); Redis CPU and memory are the redis-server's, from INFO; heap after \`gc()\`. The idle user log is \`recovery\`'s default bound (1,000 events, 2 min) filled with \`['app/msg', { text, i }]\`: in memory the heap with the log on minus off, in Redis \`MEMORY USAGE\` of the uid's stream and meta keys. Recovery time: a WebSocket open with a position until the replay batch is on the socket.\n\n${recoveryTable(recovery)}\n`;
+if (recovery !== undefined) console.log(`\n${recoveryTable(recovery)}`);
+writeFileSync(path.join(outDir, 'RESULTS.md'), resultsMarkdown(results) + clusterSection + recoverySection);
 writeFileSync(path.join(outDir, 'ratios.svg'), ratiosSvg(results));
 console.log(`\nwrote ${path.join(outDir, 'RESULTS.md')} and ratios.svg (${Math.round(results.seconds)} s)`);
 const failed = results.checks.filter((c) => !c.ok).length;

@@ -12,6 +12,9 @@ import { QUICK, SMOKE } from '../src/config.js';
 import { Histogram } from '../src/histogram.js';
 import { METRICS } from '../src/metrics.js';
 import { runPackers } from '../src/packers.js';
+import { runRecovery } from '../src/recovery.js';
+import { recoveryTable } from '../src/recovery-report.js';
+import { redisAvailable } from '@sente-rx/fixtures/redis-server';
 import { consoleTable, ratio, resultsMarkdown, stat, targetVerdicts } from '../src/report.js';
 import { ratiosSvg } from '../src/svg.js';
 import { ALL_IMPLS, IMPLS, SENTE_FLUSH, SENTE_WIRE, WS_AA } from '../src/types.js';
@@ -179,4 +182,29 @@ describe('benchmark harness (smoke configuration)', () => {
     expect(results.values['latency.p50']?.[WS_AA]?.length).toBe(1);
     expect(svg.match(/<rect [^>]*fill="#4c78a8"><title>/g)?.length ?? 0).toBeGreaterThan(5);
   });
+});
+
+describe('recovery scenario (tiny configuration)', () => {
+  it('measures every figure on the in-memory broker, and on Redis when redis-server is installed', async () => {
+    const tiny = { users: 5, perUser: 3, redisUsers: 3, redisPerUser: 2, idleUsers: 2, redisIdleUsers: 1, idleEvents: 40, missed: 30, rounds: 1, redisRounds: 1 };
+    const r = await runRecovery(tiny, { redis: redisAvailable() });
+    const brokers = redisAvailable() ? ['memory', 'redis'] : ['memory'];
+    expect(r.perMessage.map((m) => `${m.broker}/${m.recovery}`)).toEqual(brokers.flatMap((b) => [`${b}/false`, `${b}/true`]));
+    for (const m of r.perMessage) {
+      expect(m.pushes).toBe(m.broker === 'memory' ? 15 : 6);
+      expect(m.frames).toBeGreaterThanOrEqual(1); // every push reached its socket (batched or not)
+      expect(Number.isFinite(m.cpuUsPerPush) && m.cpuUsPerPush > 0).toBe(true);
+      expect(m.wireBytesPerPush).toBeGreaterThan(0);
+      if (m.broker === 'redis') expect(Number.isFinite(m.redisCpuUsPerPush ?? Number.NaN)).toBe(true);
+    }
+    expect(r.idleLog.map((i) => i.broker)).toEqual(brokers);
+    const redisIdle = r.idleLog.find((i) => i.broker === 'redis');
+    // MEMORY USAGE is exact: a stream of 40 events and its meta hash take some bytes each.
+    if (redisIdle !== undefined) expect(redisIdle.bytesPerIdleUserLog).toBeGreaterThan(40 * 10);
+    expect(r.recover.map((x) => `${x.broker}/${x.missed}`)).toEqual(brokers.map((b) => `${b}/30`));
+    for (const x of r.recover) expect(x.replayBytes).toBeGreaterThan(30 * 10); // the 30 missed events, in one batch
+    const md = recoveryTable(r);
+    expect(md).toContain('| in-memory | on |');
+    expect(md).toContain('recovery on ÷ off');
+  }, 60_000);
 });

@@ -4,7 +4,7 @@
  * a `MemoryLog`; `@sente-rx/redis` keeps its log in Redis and builds its pages with `buildPage`
  * (its in-memory reference broker uses `MemoryLog` too), so both answer `history()` alike.
  */
-import type { ChskEvent, Position, Uid } from '@sente-rx/core';
+import { type ChskEvent, type Position, randomUuid, type Uid } from '@sente-rx/core';
 import type { HistoryPage, LoggedEvent, SendTarget } from './broker.js';
 
 /** The log's bounds. */
@@ -132,8 +132,32 @@ class Stream {
   }
 }
 
-let instances = 0;
-const randomId = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}${(instances++).toString(36)}`;
+/**
+ * The epoch of a log is `<broadcast generation>.<uid log generation>` (both brokers build it so),
+ * each generation unique on its own and without dots: a position of another epoch tells which of
+ * its two streams was replaced. The generations of the broadcast stream and of the uid stream
+ * behind `epoch`; `u` undefined for an epoch of another shape (then both count as replaced).
+ */
+export function generationsOf(epoch: string): { readonly g: string; readonly u: string | undefined } {
+  const dot = epoch.indexOf('.');
+  return dot < 0 ? { g: epoch, u: undefined } : { g: epoch.slice(0, dot), u: epoch.slice(dot + 1) };
+}
+
+/**
+ * Where a client that stands at `from` in a REPLACED log (its epoch is not the head's: a restarted
+ * in-memory server, a flushed Redis, a uid log forgotten) starts in the current one, so that the
+ * events of the new log it never saw are replayed rather than skipped: 0 in each stream that was
+ * replaced (it cannot have seen any of the new stream: a server never sends a client events of
+ * another epoch than its own), its own sequence in a stream that was not. `undefined` when the
+ * epochs are the same (nothing was replaced).
+ */
+export function startInReplacedLog(from: Position, head: Position): Position | undefined {
+  if (from.epoch === head.epoch) return undefined;
+  const was = generationsOf(from.epoch);
+  const now = generationsOf(head.epoch);
+  const sameU = was.u !== undefined && was.u === now.u;
+  return { epoch: head.epoch, u: sameU ? from.u : 0, g: was.g === now.g ? from.g : 0 };
+}
 
 /**
  * The log in process memory. Memory bound: each stream (one per uid published to, plus the
@@ -142,12 +166,18 @@ const randomId = (): string => `${Date.now().toString(36)}${Math.random().toStri
  * + counter, ~100 bytes) is removed after `metaTtlMs` without publish/head/history. Expiry is lazy
  * and amortized O(1): every call first pops the expired streams off two insertion-ordered maps (no
  * timers), so virtual time drives it in tests. At most (uids published to within maxAgeMs) ×
- * maxEvents events are held. The epoch is random per log instance (a restarted process cannot
- * resume positions of its previous life) plus the uid stream's generation.
+ * maxEvents events are held. The epoch is `<broadcast generation>.<uid stream generation>`
+ * (`generationsOf`): the broadcast generation is 48 random bits per log instance (from
+ * `randomUuid`: a restarted process cannot resume positions of its previous life), a uid stream's
+ * another 48 random bits per instance plus a counter, so it too is unique across instances.
  */
 export class MemoryLog {
   readonly #bounds: LogBounds;
-  readonly #epochBase = randomId();
+  // 48 random bits each (as the Redis broker's generations), from one v4 UUID's random hex digits:
+  // the epoch goes into every positioned batch, so it stays short (~26 characters).
+  readonly #id = randomUuid().replaceAll('-', '');
+  readonly #epochBase = this.#id.slice(0, 12);
+  readonly #genPrefix = this.#id.slice(20, 32);
   #gens = 0;
   #order = 0;
   /** Events appended so far. */
@@ -180,7 +210,7 @@ export class MemoryLog {
 
   #streamOf(uid: Uid, now: number): Stream {
     let s = this.#byTouch.get(uid);
-    if (s === undefined) s = new Stream((this.#gens++).toString(36));
+    if (s === undefined) s = new Stream(`${this.#genPrefix}${(this.#gens++).toString(36)}`);
     else this.#byTouch.delete(uid);
     this.#byTouch.set(uid, s);
     s.touched = now;

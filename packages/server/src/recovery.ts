@@ -19,7 +19,9 @@
  * When the log cannot fill the gap (trimmed, expired, another epoch, a malformed position), the
  * client starts at the head with `recovered: false`; a first connect (`pos=`) starts at the head
  * with no `recovered`. In both cases, events already held for the connection are still delivered:
- * the start position is lowered to just before the first of them.
+ * the start position is lowered to just before the first of them. A position of a replaced log
+ * (another epoch) is a gap too, but when the new log still holds everything since it began the
+ * client starts there (`recovered: false`) and gets all of it: nothing the new log kept is skipped.
  *
  * Ajax (no sticky sessions): every poll carries the client's position, so any node can answer it
  * from the log (`planPoll`), even one that never saw the client; a node's own pending queue is
@@ -33,6 +35,7 @@ import {
   positionMarker,
   type PositionQuery,
 } from '@sente-rx/core';
+import { startInReplacedLog } from './log.js';
 
 /** One event as the log and the pending queues hold it (`seq` 0: not in the log). */
 export interface LogEntry extends EventPosition {
@@ -92,9 +95,11 @@ export interface LogRead {
   readonly head: Position;
   /**
    * When the client's position could not be resumed (or it had none) but the log could be read
-   * from the `base` the caller took before registering the connection: `base`, and `events` are
-   * everything after it. So the start precedes the registration and nothing sent to the client
-   * from then on is behind it.
+   * from a start before it: `events` are everything after `start`. That start is, first, where the
+   * client stands in a REPLACED log (another epoch: 0 in each replaced stream, `startInReplacedLog`),
+   * when the new log still holds everything from there; else the `base` the caller took before
+   * registering the connection. So the start precedes the registration and nothing sent to the
+   * client from then on is behind it.
    */
   readonly start?: Position;
 }
@@ -122,6 +127,13 @@ export async function readStart(log: RecoveryLog, uid: string, clientId: string,
   if (q.kind === 'position') {
     const r = await readAll(log, uid, clientId, q.position);
     if (r.complete) return r;
+    // The client's log was replaced (another epoch): what the new one holds from its start is still
+    // owed, e.g. the very event that revealed the new log (4001 log-reset) and those after it.
+    const fresh = startInReplacedLog(q.position, r.head);
+    if (fresh !== undefined) {
+      const f = await readAll(log, uid, clientId, fresh);
+      if (f.complete) return { complete: false, events: f.events, head: f.head, start: fresh };
+    }
   }
   if (base !== undefined) {
     const r = await readAll(log, uid, clientId, base);
@@ -243,9 +255,14 @@ export function planStart(q: Exclude<PositionQuery, { kind: 'absent' }>, read: L
     const position = read.start;
     return { recovery: q.kind === 'none' ? { position } : { position, recovered: false }, entries: mergeReplay(position, read.events, pending) };
   }
-  const position = startBefore(read.head, pending);
+  // The held entries the client already has (it said so: its position, in this epoch) are not sent
+  // again, nor do they lower its start: the queue of a reconnect can hold events a previous start's
+  // replay delivered before they arrived live.
+  const has = q.kind === 'position' && q.position.epoch === read.head.epoch ? q.position : undefined;
+  const held = has === undefined ? pending.slice() : pending.filter((e) => e.seq === 0 || e.seq > seen(has, e));
+  const position = startBefore(read.head, held);
   const recovery: HandshakeRecovery = q.kind === 'none' ? { position } : { position, recovered: false };
-  return { recovery, entries: pending.slice() };
+  return { recovery, entries: held };
 }
 
 /** An Ajax poll that presented a position: answer with `entries` (none: hold the poll), or with a handshake when the log has a gap. */
@@ -254,7 +271,8 @@ export type PollPlan = { readonly kind: 'events'; readonly entries: readonly Log
 export function planPoll(from: Position, read: LogRead, pending: readonly LogEntry[]): PollPlan {
   // At the head itself, never lowered for held entries: a start below the log's floor would be a
   // gap again on the next poll, and the client would loop. Held entries behind it are covered by the gap.
-  if (!read.complete) return { kind: 'gap', recovery: { position: read.head, recovered: false } };
+  // A replaced log read from its start (`read.start`): the client polls on from there and gets it.
+  if (!read.complete) return { kind: 'gap', recovery: { position: read.start ?? read.head, recovered: false } };
   return { kind: 'events', entries: mergeReplay(from, read.events, pending) };
 }
 
