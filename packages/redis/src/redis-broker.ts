@@ -208,18 +208,21 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     if (!Array.isArray(edges)) return;
     for (const edge of edges) {
       if (!Array.isArray(edge) || typeof edge[0] !== 'string' || typeof edge[1] !== 'string') continue;
-      const uid: string = edge[0];
-      const flips: string = edge[1];
-      const cur = presence.kinds(uid);
-      let w = cur.includes('w');
-      let a = cur.includes('a');
-      if (flips.includes('w+')) w = true;
-      if (flips.includes('w-')) w = false;
-      if (flips.includes('a+')) a = true;
-      if (flips.includes('a-')) a = false;
-      // 'any' needs no flag of its own: a node holds a uid through ws or ajax.
-      presence.set(uid, kindsOf({ ws: w, ajax: a }));
+      applyEdge(edge[0], edge[1]);
     }
+  };
+
+  /** One cluster presence edge ('w+A+', 'a-', …) into the connectedUids$ mirror. */
+  const applyEdge = (uid: Uid, flips: string): void => {
+    const cur = presence.kinds(uid);
+    let w = cur.includes('w');
+    let a = cur.includes('a');
+    if (flips.includes('w+')) w = true;
+    if (flips.includes('w-')) w = false;
+    if (flips.includes('a+')) a = true;
+    if (flips.includes('a-')) a = false;
+    // 'any' needs no flag of its own: a node holds a uid through ws or ajax.
+    presence.set(uid, kindsOf({ ws: w, ajax: a }));
   };
 
   const onMessage = (channel: string, raw: string): void => {
@@ -263,6 +266,12 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
 
   // ---- presence ------------------------------------------------------------------------------
 
+  /**
+   * The edges a script of this node caused. Each goes into the mirror first (its PUBLISHed copy,
+   * on the pub/sub connection, may come after this reply; applying it twice is harmless), so
+   * whoever sees `chsk/uidport-open` finds the uid in connectedUids$ (the live sets), as with the
+   * in-memory broker.
+   */
   const fireFlips = (flat: readonly unknown[]): void => {
     const n = node;
     if (n === undefined) return;
@@ -270,6 +279,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       const uid = flat[i];
       const flips = flat[i + 1];
       if (typeof uid !== 'string' || typeof flips !== 'string') continue;
+      applyEdge(uid, flips);
       if (flips.includes('A+')) safely('uidport', () => n.uidport(uid, true));
       else if (flips.includes('A-')) safely('uidport', () => n.uidport(uid, false));
     }
