@@ -10,8 +10,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ChannelSocketClient, ChskError, type ClientEventMsg, type ClientOptions, type StatePair } from '@sente-rx/client';
-import type { ChannelSocketServer, ServerEventMsg, ServerOptions } from '@sente-rx/server';
-import { filter, firstValueFrom, lastValueFrom, map, skip, take, timeout, toArray } from 'rxjs';
+import type { ChannelSocketServer, ConnectedUids, ServerEventMsg, ServerOptions } from '@sente-rx/server';
+import { filter, firstValueFrom, lastValueFrom, map, type Observable, skip, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it as vit } from 'vitest';
 import { client, collect, whenClosed, whenOpen } from '@sente-rx/fixtures';
 import { capturingLogger, current, handled, type HttpEventSource, httpLog, record, waitFor, within } from './contract-support.js';
@@ -21,7 +21,7 @@ export type Kind = 'ws' | 'ajax' | 'auto';
 /** What the cases need of a server: one node, or a cluster seen through its proxy. */
 export interface ContractServer {
   /** The server API the app uses: with a cluster, recv$ of every node, and the sends of one. */
-  readonly chsk: Pick<ChannelSocketServer, 'recv$' | 'send' | 'connectedUids$'>;
+  readonly chsk: Pick<ChannelSocketServer, 'recv$' | 'send'> & { readonly connectedUids$: Observable<ConnectedUids> };
   /** Where clients connect. */
   readonly port: number;
   /** The HTTP requests and upgrades that reach the server (every node of a cluster). */
