@@ -9,6 +9,7 @@
 //   npm run build && node packages/redis/scripts/handshake-wait.mjs [connects per variant and transport, default 200]
 //
 // Starts its own redis-server on a free loopback port (needs the binary on PATH or REDIS_SERVER).
+/* global console, performance, process, setTimeout, URL -- a Node script */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
