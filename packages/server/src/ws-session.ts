@@ -343,9 +343,11 @@ export class WsSessions<TReq> implements SessionHost {
     }
   }
 
-  /** Stops the keep-alive (server close; the registry closes the sockets). */
+  /** Stops the keep-alive (server close; the registry closes the sockets that are its channels). */
   close(): void {
     this.keepAlive?.unsubscribe();
     this.keepAlive = null;
+    // Sockets not yet handshaken (waiting for the broker's interest or a log read) are nobody's channel yet.
+    for (const s of this.live) if (s.conn.ch === null && s.open) s.close(CloseCode.GOING_AWAY, ProtocolCloseReason.SERVER_CLOSING);
   }
 }
