@@ -2,8 +2,9 @@
  * The broker is app code too (issue 9 item 4): the core calls `publish`, `request`, `reply` and
  * `localPresence` while it serves a connection (inside a WebSocket upgrade, an Ajax request or a
  * grace timer), where a throw would escape into Node's event loop and exit the process. This
- * wrapper catches and logs those (and `interest`, when the broker has it); a broker whose `publish` throws loses that send (logged with the
- * target and event ids) and `send` returns normally. Every other member is the broker's own (a
+ * wrapper catches and logs those (and `interest`, when the broker has it: then the handshake does
+ * not wait); a broker whose `publish` throws loses that send (logged with the target and event
+ * ids) and `send` returns normally. Every other member is the broker's own (a
  * Proxy, so getters and methods that use private fields still see the real broker), and `connect`
  * still throws: a broker that cannot serve this server is a set-up error.
  */

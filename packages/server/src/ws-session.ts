@@ -185,7 +185,12 @@ export class WsSessions<TReq> implements SessionHost {
     // connection has no channel, so deliveries wait in its pending queue.
     conn.ch = null;
     const greet = (): void => {
-      if (ctx.closing || !session.open || conn.ch !== null || this.registry.get('ws', uid, clientId) !== conn) return;
+      if (ctx.closing || !session.open || conn.ch !== null) return;
+      if (this.registry.get('ws', uid, clientId) !== conn) {
+        // A newer socket of the same client took over while this one waited.
+        session.close(CloseCode.NORMAL, ProtocolCloseReason.REPLACED);
+        return;
+      }
       conn.ch = session;
       this.greet(session, handshakeData, first);
     };
