@@ -114,7 +114,13 @@ export interface HttpHit {
  * request handler, and adding one would change that (the request would then hang unanswered).
  * A WebSocket attempt is logged with kind 'upgrade' either way.
  */
-export function httpLog(server: http.Server, { upgrades = true }: { upgrades?: boolean } = {}): ReplaySubject<HttpHit> & { hits: HttpHit[] } {
+/** What httpLog (and a test) listens to: an http.Server, or the servers of every node of a cluster. */
+export interface HttpEventSource {
+  on(event: 'request', listener: (req: IncomingMessage, res: http.ServerResponse) => void): unknown;
+  on(event: 'upgrade', listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+}
+
+export function httpLog(server: HttpEventSource, { upgrades = true }: { upgrades?: boolean } = {}): ReplaySubject<HttpHit> & { hits: HttpHit[] } {
   const log = Object.assign(new ReplaySubject<HttpHit>(), { hits: [] as HttpHit[] });
   const hit = (kind: HttpHit['kind'], req: IncomingMessage): void => {
     const url = new URL(req.url ?? '/', 'http://x');

@@ -208,18 +208,21 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     if (!Array.isArray(edges)) return;
     for (const edge of edges) {
       if (!Array.isArray(edge) || typeof edge[0] !== 'string' || typeof edge[1] !== 'string') continue;
-      const uid: string = edge[0];
-      const flips: string = edge[1];
-      const cur = presence.kinds(uid);
-      let w = cur.includes('w');
-      let a = cur.includes('a');
-      if (flips.includes('w+')) w = true;
-      if (flips.includes('w-')) w = false;
-      if (flips.includes('a+')) a = true;
-      if (flips.includes('a-')) a = false;
-      // 'any' needs no flag of its own: a node holds a uid through ws or ajax.
-      presence.set(uid, kindsOf({ ws: w, ajax: a }));
+      applyEdge(edge[0], edge[1]);
     }
+  };
+
+  /** One cluster presence edge ('w+A+', 'a-', …) into the connectedUids$ mirror. */
+  const applyEdge = (uid: Uid, flips: string): void => {
+    const cur = presence.kinds(uid);
+    let w = cur.includes('w');
+    let a = cur.includes('a');
+    if (flips.includes('w+')) w = true;
+    if (flips.includes('w-')) w = false;
+    if (flips.includes('a+')) a = true;
+    if (flips.includes('a-')) a = false;
+    // 'any' needs no flag of its own: a node holds a uid through ws or ajax.
+    presence.set(uid, kindsOf({ ws: w, ajax: a }));
   };
 
   const onMessage = (channel: string, raw: string): void => {
@@ -234,7 +237,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         const bar = raw.indexOf('|');
         const first = Number(raw.slice(1, bar));
         const body = JSON.parse(raw.slice(bar + 1)) as { t: SendTarget; f: boolean; e: ChskEvent[]; ep?: unknown };
-        if (body.t.kind !== 'all' && !local.has(body.t.uid)) return;
+        if (body.t.kind !== 'all' && !wanted(body.t.uid)) return;
         const stream = body.t.kind === 'all' ? 'g' : 'u';
         const clientId = body.t.kind === 'client' ? body.t.clientId : undefined;
         // The log the events went to (PUBLISH_LOGGED): the uid stream's epoch, or the broadcast
@@ -250,7 +253,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         safely('deliver', () => n.deliver(msg));
       } else if (kind === 'q') {
         const req = JSON.parse(raw.slice(1)) as BrokerRequest;
-        if (channel.startsWith(uidChannelPrefix) && local.has(req.uid)) safely('request', () => n.request(req));
+        if (channel.startsWith(uidChannelPrefix) && wanted(req.uid)) safely('request', () => n.request(req));
       } else if (kind === 'r') {
         const rep = JSON.parse(raw.slice(1)) as BrokerReply;
         safely('reply', () => n.reply(rep));
@@ -263,6 +266,12 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
 
   // ---- presence ------------------------------------------------------------------------------
 
+  /**
+   * The edges a script of this node caused. Each goes into the mirror first (its PUBLISHed copy,
+   * on the pub/sub connection, may come after this reply; applying it twice is harmless), so
+   * whoever sees `chsk/uidport-open` finds the uid in connectedUids$ (the live sets), as with the
+   * in-memory broker.
+   */
   const fireFlips = (flat: readonly unknown[]): void => {
     const n = node;
     if (n === undefined) return;
@@ -270,6 +279,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       const uid = flat[i];
       const flips = flat[i + 1];
       if (typeof uid !== 'string' || typeof flips !== 'string') continue;
+      applyEdge(uid, flips);
       if (flips.includes('A+')) safely('uidport', () => n.uidport(uid, true));
       else if (flips.includes('A-')) safely('uidport', () => n.uidport(uid, false));
     }
@@ -338,6 +348,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     });
   };
   const onDown = (): void => {
+    for (const release of [...gates]) release();
     if (closed) return;
     healthRun++;
     if (status$.value === 'ready') {
@@ -376,18 +387,55 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     logged += eventJsons.length;
   };
 
+  /**
+   * Interest: this node SUBSCRIBEs to `<prefix>:u:<uid>` while it has a connection of uid
+   * (`interest`, from the server's registry: a WebSocket open, an Ajax handshake) or holds uid in
+   * presence (`local`), and UNSUBSCRIBEs when it has neither.
+   */
+  const interested = new Set<Uid>();
+  const wanted = (uid: Uid): boolean => interested.has(uid) || local.has(uid);
+  /** Per uid, the SUBSCRIBE not yet acknowledged (absent once it is, or after the UNSUBSCRIBE). */
+  const acks = new Map<Uid, Promise<void>>();
   /** Resolves (never rejects) once Redis acknowledged the SUBSCRIBE. */
-  const subscribe = (uid: Uid): Promise<unknown> =>
-    track(sub.subscribe(keys.uidChannel(uid))).catch((e: unknown) => log.warn('sente-rx/redis: subscribe failed', { uid, error: errText(e) }));
+  const subscribe = (uid: Uid): void => {
+    const ack = track(sub.subscribe(keys.uidChannel(uid))).then(
+      () => undefined,
+      (e: unknown) => log.warn('sente-rx/redis: subscribe failed', { uid, error: errText(e) }),
+    );
+    acks.set(uid, ack);
+    void ack.then(() => {
+      if (acks.get(uid) === ack) acks.delete(uid);
+    });
+  };
+  const unsubscribe = (uid: Uid): void => {
+    acks.delete(uid);
+    track(sub.unsubscribe(keys.uidChannel(uid))).catch((e: unknown) => log.debug('sente-rx/redis: unsubscribe failed', { uid, error: errText(e) }));
+  };
+  /** After `interested` or `local` changed for uid: (un)subscribes on the edge of `wanted`. */
+  const retarget = (uid: Uid, before: boolean): void => {
+    const now = wanted(uid);
+    if (now && !before) subscribe(uid);
+    else if (!now && before) unsubscribe(uid);
+  };
+  /** Handshakes waiting for an acknowledgement; a lost connection releases them all (onDown). */
+  const gates = new Set<() => void>();
+  /** `p`, or sooner if a connection drops first (its SUBSCRIBE then waits for the reconnect). */
+  const unlessLost = (p: Promise<void>): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        gates.delete(done);
+        resolve();
+      };
+      gates.add(done);
+      void p.then(done);
+    });
+  let ungatedLogged = false;
   /**
    * Per uid, the presence update in flight. A uid's presence is written only once its SUBSCRIBE
    * is acknowledged, so no node learns of (or fires uidport-open for) a uid whose holder could
    * still miss a publish to it; updates of one uid stay in order. O(1) per change.
    */
   const presenceChains = new Map<Uid, Promise<unknown>>();
-  const unsubscribe = (uid: Uid): void => {
-    track(sub.unsubscribe(keys.uidChannel(uid))).catch((e: unknown) => log.debug('sente-rx/redis: unsubscribe failed', { uid, error: errText(e) }));
-  };
 
   const broker: RedisBroker = {
     status$: status$.asObservable(),
@@ -466,10 +514,11 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       const kinds = kindsOf(on);
       const was = local.get(uid) ?? '';
       if (was === kinds) return;
+      const before = wanted(uid);
       if (kinds === '') local.delete(uid);
       else local.set(uid, kinds);
-      const subscribed = was === '' ? subscribe(uid) : undefined;
-      if (kinds === '') unsubscribe(uid);
+      retarget(uid, before);
+      const subscribed = acks.get(uid);
       const n = node;
       if (n === undefined) return;
       // During an outage this fails; the resync after the reconnect writes the final state.
@@ -486,6 +535,25 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
           if (typeof flips === 'string') fireFlips([uid, flips]);
         })
         .catch((e: unknown) => log.debug('sente-rx/redis: presence update deferred to the next reconnect', { uid, error: errText(e) }));
+    },
+
+    interest(uid, on) {
+      if (closed) return undefined;
+      const before = wanted(uid);
+      if (on) interested.add(uid);
+      else interested.delete(uid);
+      retarget(uid, before);
+      const ack = on ? acks.get(uid) : undefined;
+      if (ack === undefined) return undefined;
+      if (status$.value !== 'ready') {
+        // The SUBSCRIBE waits in ioredis' queue for the reconnect: the server does not wait for it.
+        if (!ungatedLogged) log.warn('sente-rx/redis: Redis unavailable: a handshake goes out before its uid\'s SUBSCRIBE is live (sends to it until then may miss it)', { uid, status: status$.value });
+        else log.debug('sente-rx/redis: handshake not held (Redis unavailable)', { uid });
+        ungatedLogged = true;
+        return undefined;
+      }
+      ungatedLogged = false;
+      return unlessLost(ack);
     },
 
     // With the log off there is no history() / head(): the server then runs without recovery.

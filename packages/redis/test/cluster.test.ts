@@ -59,16 +59,14 @@ describe.skipIf(!available)('three server processes on redisBroker', () => {
   });
 
   /**
-   * A raw WebSocket client of `uid` on node `i`, open and handshaken, present on every node, its
-   * node subscribed to the uid. (A send issued between a client's handshake and its node's
-   * SUBSCRIBE reaching Redis — one round trip — misses that client when the uid was already
-   * connected elsewhere: the redis README, "Faults". Tests wait for `settled()` instead.)
+   * A raw WebSocket client of `uid` on node `i`, open and handshaken (so its node's interest in
+   * the uid is live: the handshake waits for the SUBSCRIBE, redis README "Faults"), present on
+   * every node.
    */
   async function rawOn(i: number, uid: string): Promise<RawWs> {
     const raw = fx.rawWs(at(cluster, i).port, { uid });
     await raw.handshake();
     await cluster.whenUidEverywhere(uid);
-    await at(cluster, i).call('settled');
     return raw;
   }
 

@@ -172,6 +172,42 @@ describe.skipIf(!available)('redisBroker', () => {
       expect(all.reduce((s, m) => s + m.broker.stats().published, 0)).toBe(152);
     });
 
+    it('interest(): a node routes a uid it does not hold in presence once the promise resolves, and stops after interest(uid, false)', async () => {
+      const [a, b, c] = await start({ recovery: false });
+      if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes');
+      const interest = a.broker.interest?.bind(a.broker);
+      if (interest === undefined) throw new Error('redisBroker has interest()');
+      a.node.clients.set('i', new Set(['ci'])); // the client is registered, not yet in presence
+      const live = interest('i', true);
+      expect(live).toBeInstanceOf(Promise); // a SUBSCRIBE round trip
+      expect(interest('i', true)).toBeInstanceOf(Promise); // idempotent: the same pending wait
+      await live;
+      expect(interest('i', true)).toBeUndefined(); // already live: no wait
+      b.broker.publish({ kind: 'uid', uid: 'i' }, [['test/ev', 1]], false);
+      b.broker.publish({ kind: 'client', uid: 'i', clientId: 'ci' }, [['test/ev', 2]], false);
+      await until(() => a.node.eventsFor('i').length === 2, 'both sends on node a');
+      expect(a.node.eventsFor('i').map((e) => e.event[1])).toEqual([1, 2]);
+      // Interest is not presence: nobody sees the uid connected, and no uidport fired.
+      await settled(a, b, c);
+      expect([a, b, c].map((m) => m.node.uids?.any.has('i'))).toEqual([false, false, false]);
+      expect(a.node.ports).toEqual([]);
+      // Presence on, interest off: still routed (presence keeps the subscription) ...
+      a.node.hold('i', 'ci');
+      interest('i', false);
+      await settled(a);
+      b.broker.publish({ kind: 'uid', uid: 'i' }, [['test/ev', 3]], false);
+      await until(() => a.node.eventsFor('i').length === 3, 'routed by presence');
+      // ... and with neither, unsubscribed: a publish reaches nobody.
+      a.node.release('i');
+      await settled(a);
+      const receivedBefore = a.broker.stats().received;
+      b.broker.publish({ kind: 'uid', uid: 'i' }, [['test/ev', 4]], false);
+      b.broker.publish({ kind: 'all' }, [['test/ev', 'marker']], false);
+      await until(() => a.node.deliveries.some((d) => d.target.kind === 'all'), 'the marker broadcast on a');
+      expect(a.broker.stats().received - receivedBefore).toBe(1); // the marker only
+      expect(a.node.eventsFor('i')).toHaveLength(3);
+    });
+
     it('presence at 20,000 uids: every node converges, connectedUids$ emissions are coalesced', async () => {
       const [a, b, c] = await start(); // FAST's TTL: nobody is dead here
       if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes');

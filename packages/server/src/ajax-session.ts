@@ -130,9 +130,21 @@ export class AjaxSessions<TReq> implements PollHost {
         conn.polled = existing.polled;
         this.detach(existing);
       }
-      registry.register(conn);
-      res.respond(200, hs, this.contentType);
-      registry.startGrace(conn);
+      const interest = registry.register(conn);
+      if (interest === undefined) {
+        res.respond(200, hs, this.contentType);
+        registry.startGrace(conn);
+        return;
+      }
+      // As a WebSocket's (ws-session.ts): the handshake waits until the broker's interest in uid is live.
+      const answer = (): void => {
+        if (!res.done) {
+          if (ctx.closing) res.respond(503, 'Service unavailable: the server is closing', ContentType.PLAIN);
+          else res.respond(200, hs, this.contentType);
+        }
+        if (!ctx.closing && registry.get('ajax', uid, clientId) === conn && conn.ch === null) registry.startGrace(conn);
+      };
+      void interest.then(answer, answer);
       return;
     }
     const conn = existing;

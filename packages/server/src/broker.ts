@@ -113,6 +113,18 @@ export interface Broker {
   reply(rep: BrokerReply): void;
   /** This node's holding of `uid` changed (called only on a change; O(1)): drives interest and cluster presence. */
   localPresence(uid: Uid, on: { readonly ws: boolean; readonly ajax: boolean }): void;
+  /**
+   * Interest, ahead of presence (optional): the server calls it with `true` each time it registers
+   * a connection of `uid` (a WebSocket open, an Ajax handshake: before the client is told it is
+   * connected), and with `false` once it has no connection of `uid` left; it is idempotent, not
+   * counted. For `true` it returns a promise that resolves once the interest is live (whatever is
+   * published to `uid`, or to one of its clients, after that reaches this node), or `undefined`
+   * when it already is or cannot be awaited (the broker's store is down: the server then goes on
+   * without waiting). The server holds the client's handshake until then, so no send issued after
+   * the client saw its handshake can miss it. The promise never rejects. A broker without it (the
+   * in-memory one: one node with interest in everything) adds no wait.
+   */
+  interest?(uid: Uid, on: boolean): Promise<void> | undefined;
   /** Cluster-wide connected uids; emissions may be coalesced (see `inMemoryBroker`). */
   readonly connectedUids$: Observable<ConnectedUids>;
   /**

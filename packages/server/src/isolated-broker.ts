@@ -2,8 +2,9 @@
  * The broker is app code too (issue 9 item 4): the core calls `publish`, `request`, `reply` and
  * `localPresence` while it serves a connection (inside a WebSocket upgrade, an Ajax request or a
  * grace timer), where a throw would escape into Node's event loop and exit the process. This
- * wrapper catches and logs those; a broker whose `publish` throws loses that send (logged with the
- * target and event ids) and `send` returns normally. Every other member is the broker's own (a
+ * wrapper catches and logs those (and `interest`, when the broker has it: then the handshake does
+ * not wait); a broker whose `publish` throws loses that send (logged with the target and event
+ * ids) and `send` returns normally. Every other member is the broker's own (a
  * Proxy, so getters and methods that use private fields still see the real broker), and `connect`
  * still throws: a broker that cannot serve this server is a set-up error.
  */
@@ -41,8 +42,22 @@ export function isolatedBroker(broker: Broker, logger: Logger): Broker {
       }
     },
   } satisfies Partial<Broker>;
+  const interest = broker.interest;
+  // Absent stays absent (no wait at the handshake); a throw or a rejection means: do not wait.
+  const guardedInterest =
+    interest === undefined
+      ? undefined
+      : (uid: Uid, on: boolean): Promise<void> | undefined => {
+          try {
+            return interest.call(broker, uid, on)?.catch((err: unknown) => logger.error('sente-rx: the broker\'s interest promise rejected; the handshake goes on', { uid, err }));
+          } catch (err) {
+            logger.error('sente-rx: the broker threw in interest; the handshake goes on without waiting', { uid, err });
+            return undefined;
+          }
+        };
   return new Proxy(broker, {
     get(target, prop) {
+      if (prop === 'interest') return guardedInterest;
       if (typeof prop === 'string' && Object.hasOwn(guarded, prop)) return guarded[prop as keyof typeof guarded];
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;

@@ -70,10 +70,12 @@ export class Registry {
     for (const byClient of this.conns[type].values()) yield* byClient.values();
   }
 
-  register(conn: Conn): void {
+  /** Registers `conn` (interest in its uid on); resolves when the broker's interest is live, `undefined` when it already is (broker.ts `interest`). */
+  register(conn: Conn): Promise<void> | undefined {
     let byClient = this.conns[conn.type].get(conn.uid);
     if (byClient === undefined) this.conns[conn.type].set(conn.uid, (byClient = new Map()));
     byClient.set(conn.clientId, conn);
+    return this.broker.interest?.(conn.uid, true);
   }
 
   /** `ch` ended (a poll answered or abandoned, a socket closed): if it was `conn`'s channel, the grace period starts. */
@@ -98,6 +100,7 @@ export class Registry {
       if (byClient?.get(conn.clientId) !== conn || conn.ch !== null) return;
       byClient.delete(conn.clientId);
       if (byClient.size === 0) this.conns[conn.type].delete(conn.uid);
+      if (!this.conns.ws.has(conn.uid) && !this.conns.ajax.has(conn.uid)) this.broker.interest?.(conn.uid, false);
       if (!this.holds(conn.uid, conn.clientId)) this.ctx.clientGone(conn.uid, conn.clientId);
       if (conn.pending !== null) {
         // A recovery client loses nothing here: the log holds these for its return (on any node).
@@ -157,6 +160,7 @@ export class Registry {
 
   /** Ends every channel with `code`/`reason` and forgets every connection (server close). */
   closeAll(code: number, reason: string): void {
+    const interest = this.broker.interest === undefined ? [] : [...new Set([...this.conns.ws.keys(), ...this.conns.ajax.keys()])];
     for (const type of CONN_TYPES) {
       for (const c of this.all(type)) {
         this.stopGrace(c);
@@ -168,6 +172,7 @@ export class Registry {
     }
     // A cluster broker learns that this node holds nothing any more (the in-memory one is closed next).
     for (const uid of this.held.keys()) this.broker.localPresence(uid, { ws: false, ajax: false });
+    for (const uid of interest) this.broker.interest?.(uid, false);
     this.held.clear();
     this.left.clear();
   }

@@ -155,6 +155,8 @@ export class WsSessions<TReq> implements SessionHost {
     const q = view === undefined ? undefined : this.recovery.query(view);
     // Recovery: no channel until the log is read, so live deliveries are held in conn.pending.
     conn.ch = q === undefined || q.kind === 'absent' ? session : null;
+    /** The broker's interest in uid: `undefined` when already live (broker.ts `interest`). */
+    let interest: Promise<void> | undefined;
     const takeOver = (): Conn | undefined => {
       const old = this.registry.get('ws', uid, clientId);
       if (old !== undefined) {
@@ -164,26 +166,52 @@ export class WsSessions<TReq> implements SessionHost {
         old.ch = null;
         if (oldCh?.open === true) oldCh.close(CloseCode.NORMAL, ProtocolCloseReason.REPLACED);
       }
-      this.registry.register(conn);
+      interest = this.registry.register(conn);
       return old;
     };
     this.live.add(session);
     if (q !== undefined && q.kind !== 'absent') {
+      // The recovery start awaits the broker's settled(), which covers the interest.
       this.startRecovery(session, q, handshakeData, takeOver);
       return session;
     }
-    const old = takeOver();
-    try {
-      channel.send(packHandshake(ctx.packer, uid, handshakeData, old === undefined));
-    } catch (err) {
-      ctx.logger.error('sente-rx: the handshake data could not be packed', { err, clientId });
-      channel.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR);
+    const first = takeOver() === undefined;
+    if (interest === undefined) {
+      this.greet(session, handshakeData, first);
       return session;
+    }
+    // No handshake before the broker's interest in uid is live (one Redis round trip with
+    // redisBroker): a send the app issues once the client is open cannot miss it. Meanwhile the
+    // connection has no channel, so deliveries wait in its pending queue.
+    conn.ch = null;
+    const greet = (): void => {
+      if (ctx.closing || !session.open || conn.ch !== null) return;
+      if (this.registry.get('ws', uid, clientId) !== conn) {
+        // A newer socket of the same client took over while this one waited.
+        session.close(CloseCode.NORMAL, ProtocolCloseReason.REPLACED);
+        return;
+      }
+      conn.ch = session;
+      this.greet(session, handshakeData, first);
+    };
+    void interest.then(greet, greet);
+    return session;
+  }
+
+  /** The handshake, then what was queued for the client, then presence. */
+  private greet(session: WsSession, handshakeData: unknown, first: boolean): void {
+    const { ctx } = this;
+    const { conn } = session;
+    try {
+      session.socket.send(packHandshake(ctx.packer, conn.uid, handshakeData, first));
+    } catch (err) {
+      ctx.logger.error('sente-rx: the handshake data could not be packed', { err, clientId: conn.clientId });
+      session.close(CloseCode.INTERNAL_ERROR, ProtocolCloseReason.SERVER_ERROR);
+      return;
     }
     const pending = this.outbox.takePending(conn);
     if (pending !== undefined) session.write(pending);
-    this.registry.updatePresence(uid, conn);
-    return session;
+    this.registry.updatePresence(conn.uid, conn);
   }
 
   /** PROTOCOL.md §11.5: handshake with the recovery element, then the missed and held events, then the channel opens to live pushes. */
@@ -320,9 +348,11 @@ export class WsSessions<TReq> implements SessionHost {
     }
   }
 
-  /** Stops the keep-alive (server close; the registry closes the sockets). */
+  /** Stops the keep-alive (server close; the registry closes the sockets that are its channels). */
   close(): void {
     this.keepAlive?.unsubscribe();
     this.keepAlive = null;
+    // Sockets not yet handshaken (waiting for the broker's interest or a log read) are nobody's channel yet.
+    for (const s of this.live) if (s.conn.ch === null && s.open) s.close(CloseCode.GOING_AWAY, ProtocolCloseReason.SERVER_CLOSING);
   }
 }
