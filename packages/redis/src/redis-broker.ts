@@ -417,7 +417,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     if (now && !before) subscribe(uid);
     else if (!now && before) unsubscribe(uid);
   };
-  /** Handshakes waiting for an acknowledgement; a lost connection releases them all (onDown). */
+  /** Handshakes and settled() calls waiting; a lost connection releases them all (onDown). */
   const gates = new Set<() => void>();
   /** `p`, or sooner if a connection drops first (its SUBSCRIBE then waits for the reconnect). */
   const unlessLost = (p: Promise<void>): Promise<void> =>
@@ -564,17 +564,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       // once instead (a history()/head() read after it then fails fast, and the server's recovery
       // start reports the log unreachable, so the client retries: PROTOCOL.md §11.5).
       if (conns.some((c) => c.status === 'reconnecting' || c.status === 'end')) return;
-      let stop = (): void => undefined;
-      const lost = new Promise<void>((resolve) => {
-        const onClose = (): void => resolve();
-        for (const c of conns) c.on('close', onClose);
-        stop = () => {
-          for (const c of conns) c.off('close', onClose);
-        };
-      });
-      // What is pending now; work those start themselves is awaited inside them.
-      await Promise.race([Promise.allSettled([...pending]), lost]);
-      stop();
+      // What is pending now; work those start themselves is awaited inside them. A lost
+      // connection releases it through the shared gates (one 'close' listener per connection,
+      // however many settled() calls wait at once).
+      await unlessLost(Promise.allSettled([...pending]).then(() => undefined));
     },
 
     stats(): BrokerStats {

@@ -275,6 +275,25 @@ describe.skipIf(!available)('redisBroker', () => {
       }
     });
 
+    it('settled() awaited by many callers at once adds no listener per call (no MaxListenersExceededWarning)', async () => {
+      const m = member({ url: server.url, prefix: uniquePrefix() }, 'many-settled');
+      await ready(m);
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => {
+        warnings.push(w);
+      };
+      process.on('warning', onWarning);
+      try {
+        for (let i = 0; i < 30; i++) m.node.hold(`u${i}`); // 30 SUBSCRIBEs pending
+        await Promise.all(Array.from({ length: 30 }, () => m.broker.settled()));
+        // Node emits 'warning' on a later tick of the one that added the listener.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      } finally {
+        process.off('warning', onWarning);
+      }
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+    });
+
     it('a node that dies without goodbye loses its uids within presenceTtlMs + heartbeatMs; uidport(false) fires once', async () => {
       const prefix = uniquePrefix();
       const proxy = await startProxy(server.port);
