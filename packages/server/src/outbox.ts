@@ -72,12 +72,24 @@ function eventsFor(buf: readonly Buffered[], clientId: string): Buffered[] {
   return out;
 }
 
-/** Whether `a` holds exactly the items of `b`, in order. */
-function sameItems(a: readonly Buffered[], b: readonly Buffered[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** Whether `items` is exactly the batches of `run`, one after the other. */
+function isRun(items: readonly Buffered[], run: readonly (readonly Buffered[])[]): boolean {
+  let i = 0;
+  for (const batch of run) for (const b of batch) if (items[i++] !== b) return false;
+  return i === items.length;
 }
+
+const sameRun = (a: readonly (readonly Buffered[])[], b: readonly (readonly Buffered[])[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** A packing of several batches in a row, as `takePending` shares it. */
+interface RunPacking {
+  readonly run: readonly (readonly Buffered[])[];
+  readonly epoch: string | null;
+  readonly packed: Packed | undefined;
+}
+
+/** Packings of runs kept per last batch (the clients of a uid that polled at different times end their runs with the same batch). */
+const RUNS_PER_BATCH = 4;
 
 /** A batch waiting for its window. */
 interface Timed {
@@ -117,8 +129,10 @@ export class Outbox {
   private readonly adaptive: boolean;
   /** Packings made by `packShared`, by batch (the item list every client of the uid got), for one epoch. */
   private readonly packings = new WeakMap<readonly Buffered[], { readonly epoch: string | null; readonly packed: Packed | undefined }>();
-  /** The batch a client's pending queue was started with, while the queue holds only that batch. */
-  private readonly pendingFrom = new WeakMap<Conn, readonly Buffered[]>();
+  /** Packings of runs of batches, by their last batch. */
+  private readonly runPackings = new WeakMap<readonly Buffered[], RunPacking[]>();
+  /** The batches a client's pending queue was made of, in order, while it holds exactly them. */
+  private readonly pendingFrom = new WeakMap<Conn, (readonly Buffered[])[]>();
   /** Runs "end of this turn" actions: microtasks on the default scheduler, delay 0 on an injected one. */
   private readonly soonScheduler: SchedulerLike;
 
@@ -321,11 +335,28 @@ export class Outbox {
   takePending(conn: Conn): Packed | undefined {
     const pending = conn.pending;
     if (pending === null) return undefined;
-    const from = this.pendingFrom.get(conn);
+    const run = this.pendingFrom.get(conn);
     this.pendingFrom.delete(conn);
-    // Under load most polls find one batch waiting, the same one the uid's other clients find.
-    const packed = from !== undefined && sameItems(pending, from) ? this.packShared(from, conn.uid, conn.epoch) : this.pack(pending, conn.uid, conn.epoch);
+    // Under load most polls find the batches the uid's other clients find: one batch, or (clients
+    // slower than the batches) the same run of them since their last common answer.
+    let packed: Packed | undefined;
+    if (run === undefined || run.length === 0 || !isRun(pending, run)) packed = this.pack(pending, conn.uid, conn.epoch);
+    else if (run.length === 1) packed = this.packShared(run[0] as readonly Buffered[], conn.uid, conn.epoch);
+    else packed = this.packRun(run, pending, conn.uid, conn.epoch);
     conn.pending = null;
+    return packed;
+  }
+
+  /** `pack(items)` for `items` made of the batches of `run`, made once per run and epoch. */
+  private packRun(run: readonly (readonly Buffered[])[], items: readonly Buffered[], uid: Uid, epoch: string | null): Packed | undefined {
+    const last = run[run.length - 1] as readonly Buffered[];
+    let kept = this.runPackings.get(last);
+    const done = kept?.find((k) => k.epoch === epoch && sameRun(k.run, run));
+    if (done !== undefined) return done.packed;
+    const packed = this.pack(items, uid, epoch);
+    if (kept === undefined) this.runPackings.set(last, (kept = []));
+    if (kept.length >= RUNS_PER_BATCH) kept.shift();
+    kept.push({ run, epoch, packed });
     return packed;
   }
 
@@ -374,8 +405,8 @@ export class Outbox {
   }
 
   private addPending(conn: Conn, events: readonly Buffered[]): void {
-    if (conn.pending === null) this.pendingFrom.set(conn, events);
-    else this.pendingFrom.delete(conn);
+    if (conn.pending === null) this.pendingFrom.set(conn, [events]);
+    else this.pendingFrom.get(conn)?.push(events);
     const pending = (conn.pending ??= []);
     for (const e of events) pending.push(e);
     const over = pending.length - this.ctx.options.maxPendingEvents;

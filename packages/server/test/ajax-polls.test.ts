@@ -2,8 +2,8 @@
  * The cost side of long-polling (issue 10): what a poll may skip without changing what the client
  * gets. A recovery poll at the position this node's own answers gave is served from the client's
  * queue, without reading the log; any other position reads it. The clients of a uid that take the
- * same batch share one packing of it. Held polls time out on one scheduler action, each at its own
- * lpTimeoutMs.
+ * same batch (or run of batches) share one packing of it. Held polls time out on one scheduler
+ * action, each at its own lpTimeoutMs.
  */
 import { type ChskEvent, jsonPacker, type Packer, SKIP_CSRF_CHECK } from '@sente-rx/core';
 import { createChannelSocketServer, inMemoryBroker, type AjaxResponder, type RequestView, type ServerCore } from '@sente-rx/server';
@@ -151,6 +151,29 @@ describe('Ajax polls in virtual time', () => {
       ts.schedule(() => expect(batches).toBe(1), 201);
       for (const res of polls) expectObservable(res.wire).toBe('200ms (b|)', { b: '[["test/x",1]]' });
       ts.schedule(() => void t.srv.close(), 300);
+    });
+  });
+
+  it('so do the clients that find the same run of batches queued (slower than the batches)', () => {
+    let batches = 0;
+    const counting: Packer = {
+      ...jsonPacker,
+      pack(value, kind) {
+        if (kind === 'server-batch') batches++;
+        return jsonPacker.pack(value, kind);
+      },
+    };
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const t = virtualServer(ts, counting);
+      for (const c of ['a1', 'a2', 'a3']) t.get(c, true);
+      const polls = ['a1', 'a2', 'a3'].map(() => new FakeResponse());
+      ts.schedule(() => t.srv.send('alice', ['test/x', 1]), 10); // a batch at 110
+      ts.schedule(() => t.srv.send('alice', ['test/x', 2]), 200); // another at 300
+      ts.schedule(() => polls.forEach((res, i) => t.get(`a${i + 1}`, false, res)), 400);
+      ts.schedule(() => expect(batches).toBe(1), 401);
+      for (const res of polls) expectObservable(res.wire).toBe('400ms (b|)', { b: '[["test/x",1],["test/x",2]]' });
+      ts.schedule(() => void t.srv.close(), 500);
     });
   });
 
