@@ -123,7 +123,7 @@ function virtualServer(ts: TestScheduler, packer: Packer = jsonPacker) {
     const view: RequestView = { method: 'GET', url: `/chsk?${q}`, query: new URLSearchParams(q), header: () => undefined };
     const a = srv.core.admit(view, { uid: 'alice' });
     if (!a.ok) throw new Error(`refused: ${a.rejection.status}`);
-    a.request.ajaxGet({ transport: 'ajax', method: 'GET', url: '/chsk', headers: {} }, res);
+    a.request.ajaxGet({ transport: 'ajax', method: 'GET', url: '/chsk', headers: {}, remoteAddress: '127.0.0.1' }, res);
     return res;
   };
   return { srv, get };
