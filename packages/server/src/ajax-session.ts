@@ -12,13 +12,15 @@ import {
   packHandshake,
   Query,
   type HandshakeRecovery,
+  type Position,
   type PositionQuery,
   type Uid,
   classifyClientMessage,
 } from '@sente-rx/core';
 import { type SchedulerLike, type Subscription, timer } from 'rxjs';
 import { type CoreContext, onceReply, packReply, type ServerChan, uidOf } from './channel.js';
-import type { Outbox } from './outbox.js';
+import { advancePast, logReplaced, type Outbox } from './outbox.js';
+import { advance } from './recovery.js';
 import type { RecoveryStarts } from './recovery-start.js';
 import { REPLY } from './requests.js';
 import { Conn, type Registry } from './registry.js';
@@ -30,11 +32,14 @@ interface PollHost {
   readonly registry: Registry;
   readonly contentType: string;
   readonly packedLpTimeout: Packed;
+  hold(poll: HeldPoll): void;
+  release(poll: HeldPoll): void;
 }
 
 /** A held poll, as a channel: it takes one push (or ends with `chsk/timeout`), then the client polls again. */
 class HeldPoll implements ServerChan {
-  private readonly timer: Subscription;
+  /** When `lpTimeoutMs` ends for it (the host's one timer answers it then). */
+  readonly due: number;
 
   constructor(
     private readonly ajax: PollHost,
@@ -42,7 +47,8 @@ class HeldPoll implements ServerChan {
     private readonly res: AjaxResponder,
     lpTimeoutMs: number,
   ) {
-    this.timer = timer(lpTimeoutMs, ajax.scheduler).subscribe(() => this.close());
+    this.due = ajax.scheduler.now() + lpTimeoutMs;
+    ajax.hold(this);
     res.onAbort(() => this.end());
   }
 
@@ -64,7 +70,7 @@ class HeldPoll implements ServerChan {
   }
 
   private end(): void {
-    this.timer.unsubscribe();
+    this.ajax.release(this);
     this.ajax.registry.channelEnded(this.conn, this);
   }
 }
@@ -77,6 +83,12 @@ export class AjaxSessions<TReq> implements PollHost {
   private readonly reading = new Map<Conn, { readonly res: AjaxResponder }>();
   /** POSTs still waiting for their reply; `close()` answers them. */
   private readonly heldPosts = new Set<() => void>();
+  /**
+   * Held polls in the order they were taken, which is the order their `lpTimeoutMs` ends (one
+   * duration for all): one scheduler action, set for the oldest, answers them instead of a timer per poll.
+   */
+  private readonly holding = new Set<HeldPoll>();
+  private expiry: Subscription | null = null;
 
   constructor(
     private readonly ctx: CoreContext<TReq>,
@@ -90,6 +102,30 @@ export class AjaxSessions<TReq> implements PollHost {
 
   get scheduler(): SchedulerLike {
     return this.ctx.scheduler;
+  }
+
+  hold(poll: HeldPoll): void {
+    this.holding.add(poll);
+    this.expiry ??= this.ctx.scheduler.schedule(() => this.expire(), Math.max(0, poll.due - this.ctx.scheduler.now()));
+  }
+
+  release(poll: HeldPoll): void {
+    if (!this.holding.delete(poll) || this.holding.size > 0) return;
+    this.expiry?.unsubscribe();
+    this.expiry = null;
+  }
+
+  /** Answers `chsk/timeout` to every held poll whose `lpTimeoutMs` ended; the action is set again for the next. */
+  private expire(): void {
+    this.expiry = null;
+    const now = this.ctx.scheduler.now();
+    for (const poll of this.holding) {
+      if (poll.due > now) {
+        this.expiry = this.ctx.scheduler.schedule(() => this.expire(), poll.due - now);
+        return;
+      }
+      poll.close(); // releases it
+    }
   }
 
   /** The uid of an Ajax request, or `undefined` after answering 500 when `userId` threw. */
@@ -111,6 +147,10 @@ export class AjaxSessions<TReq> implements PollHost {
     const existing = registry.get('ajax', uid, clientId);
     const wantsHandshake = view.query.has(Query.HANDSHAKE) || view.query.has(Query.HANDSHAKE_ALT);
     const q = this.recovery.query(view);
+    if (q.kind === 'position' && !wantsHandshake && existing !== undefined && this.resumes(existing, q.position)) {
+      this.poll(existing, info, res);
+      return;
+    }
     if (q.kind === 'position' || q.kind === 'invalid' || (q.kind === 'none' && (wantsHandshake || existing === undefined))) {
       this.recoveryGet(uid, clientId, req, info, res, q, existing, wantsHandshake);
       return;
@@ -147,18 +187,37 @@ export class AjaxSessions<TReq> implements PollHost {
       void interest.then(answer, answer);
       return;
     }
-    const conn = existing;
+    this.poll(existing, info, res);
+  }
+
+  /**
+   * Whether a recovery poll (PROTOCOL.md §11.5) may skip the log: this node answered every poll of
+   * `conn` since its last log read, and the client presents exactly the position those answers
+   * brought it to. Then everything it lacks is in `conn.pending` or still in the uid's send buffer
+   * (the connection stayed registered, so every delivery since went there), as on a WebSocket.
+   */
+  private resumes(conn: Conn, from: Position): boolean {
+    const p = conn.lpPos;
+    if (p === null || p.epoch !== from.epoch || p.u !== from.u || p.g !== from.g || conn.epoch !== from.epoch || this.reading.has(conn)) return false;
+    return conn.pending === null || !logReplaced(conn.pending, from.epoch);
+  }
+
+  /** A poll of a known connection: answered with what is pending for it, else held. */
+  private poll(conn: Conn, info: RequestInfo, res: AjaxResponder): void {
+    const { registry } = this;
     this.detach(conn);
     conn.request = info;
     conn.polled = true;
+    const items = conn.pending;
     const pending = this.outbox.takePending(conn);
     if (pending !== undefined) {
+      if (conn.lpPos !== null && items !== null) conn.lpPos = advancePast(conn.lpPos, items);
       res.respond(200, pending, this.contentType);
       registry.startGrace(conn);
     } else {
-      conn.ch = new HeldPoll(this, conn, res, ctx.options.lpTimeoutMs);
+      conn.ch = new HeldPoll(this, conn, res, this.ctx.options.lpTimeoutMs);
     }
-    registry.updatePresence(uid, conn);
+    registry.updatePresence(conn.uid, conn);
   }
 
   /**
@@ -214,6 +273,7 @@ export class AjaxSessions<TReq> implements PollHost {
     };
     const handshake = (recovery: HandshakeRecovery, first: boolean): void => {
       conn.epoch = recovery.position.epoch;
+      conn.lpPos = null; // the replay after a handshake comes from the log
       let hs: Packed;
       try {
         hs = packHandshake(ctx.packer, uid, ctx.options.handshakeData(req), first, recovery);
@@ -254,9 +314,13 @@ export class AjaxSessions<TReq> implements PollHost {
       conn.pending = null;
       const batch = this.outbox.packEntries(conn, plan.entries);
       if (batch !== undefined) {
+        conn.lpPos = advance(from, plan.entries);
         res.respond(200, batch, this.contentType);
         registry.startGrace(conn);
-      } else conn.ch = new HeldPoll(this, conn, res, ctx.options.lpTimeoutMs);
+      } else {
+        conn.lpPos = from;
+        conn.ch = new HeldPoll(this, conn, res, ctx.options.lpTimeoutMs);
+      }
     }, failed);
   }
 
@@ -331,6 +395,8 @@ export class AjaxSessions<TReq> implements PollHost {
 
   /** Answers every POST still waiting for its reply (server close). */
   close(): void {
+    this.expiry?.unsubscribe();
+    this.expiry = null;
     for (const { res } of this.reading.values()) if (!res.done) res.respond(503, 'Service unavailable: the server is closing', ContentType.PLAIN);
     this.reading.clear();
     for (const answer of [...this.heldPosts]) answer();

@@ -10,7 +10,7 @@
  * its uid's buffer (so it keeps its order with the uid's pushes) and is filtered per client when
  * the batch goes out.
  */
-import { type ChskEvent, CloseCode, Envelopes, type Packed, packEnvelope, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
+import { type ChskEvent, CloseCode, Envelopes, type Packed, packEnvelope, type Position, ProtocolCloseReason, ReservedId, type Uid } from '@sente-rx/core';
 import { asapScheduler, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import type { BrokerMessage } from './broker.js';
 import type { SharedContext } from './channel.js';
@@ -40,7 +40,7 @@ export class Entry implements LogEntry {
  * another epoch, a broadcast of another broadcast generation: see `LoggedEvent.epoch`): the log was
  * replaced under the connection.
  */
-function logReplaced(items: readonly Buffered[], epoch: string): boolean {
+export function logReplaced(items: readonly Buffered[], epoch: string): boolean {
   for (const b of items) {
     if (!(b instanceof Entry) || b.epoch === undefined) continue;
     if (b.stream === 'u' ? b.epoch !== epoch : !(epoch.startsWith(b.epoch) && epoch[b.epoch.length] === '.')) return true;
@@ -49,6 +49,17 @@ function logReplaced(items: readonly Buffered[], epoch: string): boolean {
 }
 
 export type Buffered = ChskEvent | Entry;
+
+/** `p` advanced past the logged entries of `items` (the client's position once it has them: the highest seq per stream). */
+export function advancePast(p: Position, items: readonly Buffered[]): Position {
+  let { u, g } = p;
+  for (const b of items) {
+    if (!(b instanceof Entry) || b.seq === 0) continue;
+    if (b.stream === 'u') u = Math.max(u, b.seq);
+    else g = Math.max(g, b.seq);
+  }
+  return u === p.u && g === p.g ? p : { epoch: p.epoch, u, g };
+}
 
 const eventOf = (b: Buffered): ChskEvent => (b instanceof Entry ? b.event : b);
 /** A buffered item as a log entry (a bare event is not in the log). */
@@ -60,6 +71,25 @@ function eventsFor(buf: readonly Buffered[], clientId: string): Buffered[] {
   for (const b of buf) if (!(b instanceof Entry) || b.clientId === undefined || b.clientId === clientId) out.push(b);
   return out;
 }
+
+/** Whether `items` is exactly the batches of `run`, one after the other. */
+function isRun(items: readonly Buffered[], run: readonly (readonly Buffered[])[]): boolean {
+  let i = 0;
+  for (const batch of run) for (const b of batch) if (items[i++] !== b) return false;
+  return i === items.length;
+}
+
+const sameRun = (a: readonly (readonly Buffered[])[], b: readonly (readonly Buffered[])[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** A packing of several batches in a row, as `takePending` shares it. */
+interface RunPacking {
+  readonly run: readonly (readonly Buffered[])[];
+  readonly epoch: string | null;
+  readonly packed: Packed | undefined;
+}
+
+/** Packings of runs kept per last batch (the clients of a uid that polled at different times end their runs with the same batch). */
+const RUNS_PER_BATCH = 4;
 
 /** A batch waiting for its window. */
 interface Timed {
@@ -97,6 +127,12 @@ const lane = (type: ConnType): Lane => ({
 export class Outbox {
   private readonly lanes: Readonly<Record<ConnType, Lane>> = { ws: lane('ws'), ajax: lane('ajax') };
   private readonly adaptive: boolean;
+  /** Packings made by `packShared`, by batch (the item list every client of the uid got), for one epoch. */
+  private readonly packings = new WeakMap<readonly Buffered[], { readonly epoch: string | null; readonly packed: Packed | undefined }>();
+  /** Packings of runs of batches, by their last batch. */
+  private readonly runPackings = new WeakMap<readonly Buffered[], RunPacking[]>();
+  /** The batches a client's pending queue was made of, in order, while it holds exactly them. */
+  private readonly pendingFrom = new WeakMap<Conn, (readonly Buffered[])[]>();
   /** Runs "end of this turn" actions: microtasks on the default scheduler, delay 0 on an injected one. */
   private readonly soonScheduler: SchedulerLike;
 
@@ -265,12 +301,9 @@ export class Outbox {
     }
     if (this.adaptive) this.sent(l, uid);
     const targeted = items.some((e) => e instanceof Entry && e.clientId !== undefined);
-    // Clients with nothing pending share one packing: one for plain clients, one per epoch for
-    // recovery clients (their batches carry the chsk/pos entry, PROTOCOL.md §11.4).
-    let shared: Packed | undefined;
-    let sharedPacked = false;
-    let sharedPos: Packed | undefined;
-    let sharedEpoch: string | null = null;
+    // Clients with nothing pending share one packing per epoch (`null` for plain clients; recovery
+    // clients' batches carry the chsk/pos entry, PROTOCOL.md §11.4), and so do the polls that later
+    // take this batch as their whole pending queue (`takePending`).
     for (const conn of clients.values()) {
       const events = targeted ? eventsFor(items, conn.clientId) : items;
       if (events.length === 0) continue;
@@ -284,34 +317,55 @@ export class Outbox {
         // instead, presents its position, and learns recovered: false (PROTOCOL.md §11.5).
         this.ctx.logger.info('sente-rx: the recovery log of a uid was replaced under a live connection; making the client reconnect', { uid, clientId: conn.clientId });
         conn.pending = null;
+        conn.lpPos = null;
         ch.close(CloseCode.LOG_RESET, ProtocolCloseReason.LOG_RESET);
         continue;
       }
       let batch: Packed | undefined;
-      if (conn.pending !== null || targeted) batch = this.pack(conn.pending === null ? events : conn.pending.concat(events), uid, conn.epoch);
-      else if (conn.epoch !== null) {
-        if (sharedEpoch !== conn.epoch) {
-          sharedPos = this.pack(events, uid, conn.epoch);
-          sharedEpoch = conn.epoch;
-        }
-        batch = sharedPos;
-      } else {
-        if (!sharedPacked) {
-          shared = this.pack(events, uid, null);
-          sharedPacked = true;
-        }
-        batch = shared;
-      }
+      const held = conn.pending;
+      if (held !== null || targeted) batch = this.pack(held === null ? events : held.concat(events), uid, conn.epoch);
+      else batch = this.packShared(events, uid, conn.epoch);
       conn.pending = null;
-      if (batch !== undefined) ch.send(batch);
+      this.pendingFrom.delete(conn);
+      if (batch !== undefined && ch.send(batch) && conn.lpPos !== null) conn.lpPos = advancePast(held === null ? conn.lpPos : advancePast(conn.lpPos, held), events);
     }
   }
 
   /** The batch of events kept for `conn` while it had no channel, packed, and the queue emptied. */
   takePending(conn: Conn): Packed | undefined {
-    if (conn.pending === null) return undefined;
-    const packed = this.pack(conn.pending, conn.uid, conn.epoch);
+    const pending = conn.pending;
+    if (pending === null) return undefined;
+    const run = this.pendingFrom.get(conn);
+    this.pendingFrom.delete(conn);
+    // Under load most polls find the batches the uid's other clients find: one batch, or (clients
+    // slower than the batches) the same run of them since their last common answer.
+    let packed: Packed | undefined;
+    if (run === undefined || run.length === 0 || !isRun(pending, run)) packed = this.pack(pending, conn.uid, conn.epoch);
+    else if (run.length === 1) packed = this.packShared(run[0] as readonly Buffered[], conn.uid, conn.epoch);
+    else packed = this.packRun(run, pending, conn.uid, conn.epoch);
     conn.pending = null;
+    return packed;
+  }
+
+  /** `pack(items)` for `items` made of the batches of `run`, made once per run and epoch. */
+  private packRun(run: readonly (readonly Buffered[])[], items: readonly Buffered[], uid: Uid, epoch: string | null): Packed | undefined {
+    const last = run[run.length - 1] as readonly Buffered[];
+    let kept = this.runPackings.get(last);
+    const done = kept?.find((k) => k.epoch === epoch && sameRun(k.run, run));
+    if (done !== undefined) return done.packed;
+    const packed = this.pack(items, uid, epoch);
+    if (kept === undefined) this.runPackings.set(last, (kept = []));
+    if (kept.length >= RUNS_PER_BATCH) kept.shift();
+    kept.push({ run, epoch, packed });
+    return packed;
+  }
+
+  /** `pack`, made once per batch and epoch for every client (and poll) that gets exactly `items`. */
+  private packShared(items: readonly Buffered[], uid: Uid, epoch: string | null): Packed | undefined {
+    const done = this.packings.get(items);
+    if (done !== undefined && done.epoch === epoch) return done.packed;
+    const packed = this.pack(items, uid, epoch);
+    this.packings.set(items, { epoch, packed });
     return packed;
   }
 
@@ -351,10 +405,13 @@ export class Outbox {
   }
 
   private addPending(conn: Conn, events: readonly Buffered[]): void {
+    if (conn.pending === null) this.pendingFrom.set(conn, [events]);
+    else this.pendingFrom.get(conn)?.push(events);
     const pending = (conn.pending ??= []);
     for (const e of events) pending.push(e);
     const over = pending.length - this.ctx.options.maxPendingEvents;
     if (over > 0) {
+      this.pendingFrom.delete(conn);
       pending.splice(0, over);
       this.ctx.logger.warn('sente-rx: dropped the oldest events kept for a client without a channel (maxPendingEvents)', {
         clientId: conn.clientId,

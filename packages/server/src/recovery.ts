@@ -25,7 +25,8 @@
  *
  * Ajax (no sticky sessions): every poll carries the client's position, so any node can answer it
  * from the log (`planPoll`), even one that never saw the client; a node's own pending queue is
- * only merged in, never trusted alone.
+ * only merged in, never trusted alone, except by the node whose own answers brought the client to
+ * the position it presents (`AjaxSessions.resumes`): that poll is served from the queue.
  */
 import {
   type ChskEvent,

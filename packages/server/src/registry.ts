@@ -2,7 +2,7 @@
  * Connections per transport, uid and client id (Sente's `conns_`), their grace periods, and the
  * connected uids (presence) derived from them.
  */
-import type { Uid } from '@sente-rx/core';
+import type { Position, Uid } from '@sente-rx/core';
 import { type Subscription, timer } from 'rxjs';
 import type { Broker } from './broker.js';
 import type { ServerChan, SharedContext } from './channel.js';
@@ -22,6 +22,8 @@ export class Conn {
   pending: Buffered[] | null = null;
   /** Recovery (PROTOCOL.md §11): the log epoch of a client that announced support, so its batches carry positions; `null` for any other. */
   epoch: string | null = null;
+  /** Ajax recovery: the position this node's answers brought the client to (`null`: unknown, the next poll reads the log). */
+  lpPos: Position | null = null;
   graceTimer: Subscription | null = null;
 
   constructor(
