@@ -275,6 +275,64 @@ describe.skipIf(!available)('redisBroker', () => {
       }
     });
 
+    // Only the head of the stream has expired: the trim (lua.ts TRIM_AGE) must drop exactly the
+    // expired entries, across its 64-entry batches, and keep the young ones. The age is set, not
+    // waited for: the oldest entries get their stored append time (field 't', README "The log")
+    // rewritten to long before maxAgeMs; the young ones keep the time they were appended at, so
+    // they stay young for maxAgeMs (a minute), far beyond the test's own timeout.
+    it.each([3, 64, 130])('history(): with the %i oldest events past maxAgeMs and 2 young ones, exactly the young ones are replayed, in order', async (old) => {
+      const prefix = uniquePrefix();
+      const maxAgeMs = 60_000;
+      const m = member({ url: server.url, prefix, recovery: { maxAgeMs } }, `part-aged-${old}`);
+      await ready(m);
+      const raw = new Redis(server.url);
+      try {
+        const start = await withLog(m.broker).head('part');
+        const total = old + 2;
+        for (let i = 1; i <= total; i++) m.broker.publish({ kind: 'uid', uid: 'part' }, [['test/ev', i]], false);
+        await m.broker.settled();
+        const stream = `${prefix}:s:u:part`;
+        // Entries cannot be edited in place: rebuild the stream with the same ids and fields, the
+        // 't' of seq 1..old set to 10 × maxAgeMs ago, and its TTL kept.
+        const rebuilt = await raw.eval(
+          `local all = redis.call('XRANGE', KEYS[1], '-', '+')
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+for _, e in ipairs(all) do
+  local f = e[2]
+  if tonumber(string.match(e[1], '^(%d+)')) <= tonumber(ARGV[1]) then
+    for i = 1, #f, 2 do if f[i] == 't' then f[i + 1] = ARGV[2] end end
+  end
+  redis.call('XADD', KEYS[1], e[1], unpack(f))
+end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return #all`,
+          1,
+          stream,
+          old,
+          Date.now() - 10 * maxAgeMs,
+        );
+        expect(rebuilt).toBe(total);
+        const young = [
+          [old + 1, old + 1],
+          [old + 2, old + 2],
+        ];
+        const page = await withLog(m.broker).history('part', 'c', start, total + 10);
+        expect(page.complete).toBe(false);
+        expect(page.events.map((e) => [e.seq, e.event[1]])).toEqual(young);
+        expect(await raw.xlen(stream)).toBe(2); // trimmed in Redis, not only filtered out
+        // From inside the young part nothing is missing.
+        const inside = await withLog(m.broker).history('part', 'c', { ...start, u: old }, total + 10);
+        expect(inside.complete).toBe(true);
+        expect(inside.events.map((e) => [e.seq, e.event[1]])).toEqual(young);
+        const last = await withLog(m.broker).history('part', 'c', { ...start, u: old + 1 }, total + 10);
+        expect(last.complete).toBe(true);
+        expect(last.events.map((e) => [e.seq, e.event[1]])).toEqual(young.slice(1));
+      } finally {
+        await raw.quit();
+      }
+    });
+
     it('settled() awaited by many callers at once adds no listener per call (no MaxListenersExceededWarning)', async () => {
       const m = member({ url: server.url, prefix: uniquePrefix() }, 'many-settled');
       await ready(m);
