@@ -134,6 +134,8 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   /** The current connection: its transport opened / handshook. */
   let connOpened = false;
   let connHandshaken = false;
+  /** `state().open`, kept by setState: read on every send. */
+  let open = false;
   /** Bumped by every connection attempt: what an earlier connection hands over directly is ignored. */
   let generation = 0;
 
@@ -148,6 +150,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       const asked = reason === 'requested-disconnect' || reason === 'requested-reconnect';
       logger[asked ? 'info' : 'warn']('sente-rx: channel closed', { reason });
     }
+    open = pair[1].open;
     state$.next(pair);
     emit([ReservedId.STATE, pair]);
   };
@@ -200,7 +203,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       const reply = (cbId: string, value: unknown): void => {
         if (gen === generation && connection.current !== null) replied(cbId, value);
       };
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply });
     },
     onEvent,
   });
@@ -249,7 +252,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     logger,
     transmit: (event) => {
       const t = connection.current;
-      if (!state().open || t === null) return 'closed';
+      if (!open || t === null) return 'closed';
       const outcome = transmit(t, event, null);
       if (outcome.kind === 'broken') restart('ws-error');
       return outcome.kind === 'broken' ? 'closed' : outcome.kind;
@@ -378,7 +381,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
 
   const request = (event: ChskEvent, timeoutMs: number): Observable<unknown> => {
     const t = connection.current;
-    if (!state().open || t === null) return throwError(closedError);
+    if (!open || t === null) return throwError(closedError);
     const req = requests.open(timeoutMs);
     const outcome = transmit(t, event, req.cbId);
     if (outcome === SENT) return requests.outcome(req);
@@ -415,7 +418,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     const timeoutMs = o?.timeoutMs;
     if (timeoutMs === undefined) {
       const t = connection.current;
-      if (!state().open || t === null) return throwError(closedError);
+      if (!open || t === null) return throwError(closedError);
       const outcome = transmit(t, event, null);
       if (outcome.kind === 'sent') return EMPTY;
       if (outcome.kind === 'unpackable') return throwError(() => outcome.error);
