@@ -66,6 +66,9 @@ import type {
   TransportEvent,
 } from './types.js';
 
+const SENT = { kind: 'sent' } as const;
+const BROKEN = { kind: 'broken' } as const;
+
 /** Sente's client receive buffer: `(async/sliding-buffer 2048)`. */
 export const DEFAULT_RECV_BUFFER_SIZE = 2_048;
 
@@ -129,6 +132,10 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   /** The current connection: its transport opened / handshook. */
   let connOpened = false;
   let connHandshaken = false;
+  /** `state().open`, kept by setState: read on every send. */
+  let open = false;
+  /** Bumped by every connection attempt: what an earlier connection hands over directly is ignored. */
+  let generation = 0;
 
   // ---- state and events ------------------------------------------------------------------------
 
@@ -141,6 +148,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       const asked = reason === 'requested-disconnect' || reason === 'requested-reconnect';
       logger[asked ? 'info' : 'warn']('sente-rx: channel closed', { reason });
     }
+    open = pair[1].open;
     state$.next(pair);
     emit([ReservedId.STATE, pair]);
   };
@@ -169,7 +177,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
         received(t, ev.message);
         return;
       case 'reply':
-        requests.settle(ev.cbId, ev.value);
+        replied(ev.cbId, ev.value);
         return;
       case 'error':
         setState(onWsError(state(), now(), ev.message));
@@ -188,10 +196,21 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => state().open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue });
+      // Replies handed over directly count only while this connection is the current one, as its events do.
+      const gen = ++generation;
+      const reply = (cbId: string, value: unknown): void => {
+        if (gen === generation && connection.current !== null) replied(cbId, value);
+      };
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply });
     },
     onEvent,
   });
+
+  /** A reply to one of our requests, from a `reply` event, a `reply` message or `TransportContext.reply`. */
+  const replied = (cbId: string, value: unknown): void => {
+    lastComms = now();
+    requests.settle(cbId, value);
+  };
 
   const received = (t: Transport, msg: ServerMessage): void => {
     lastComms = now();
@@ -217,7 +236,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
         emit([WS_PING]);
         return;
       case 'reply':
-        requests.settle(msg.cbId, msg.value);
+        requests.settle(msg.cbId, msg.value); // lastComms: set above
         return;
       case 'lp-timeout':
         return;
@@ -231,7 +250,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     logger,
     transmit: (event) => {
       const t = connection.current;
-      if (!state().open || t === null) return 'closed';
+      if (!open || t === null) return 'closed';
       const outcome = transmit(t, event, null);
       if (outcome.kind === 'broken') restart('ws-error');
       return outcome.kind === 'broken' ? 'closed' : outcome.kind;
@@ -353,22 +372,21 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       logger.warn('sente-rx: an event could not be packed', { id: event[0], err });
       return { kind: 'unpackable', error: new ChskError('chsk/error', `the event ${event[0]} could not be packed`, { cause: err }) };
     }
-    if (!ok) return { kind: 'broken' };
+    if (!ok) return BROKEN;
     lastComms = now();
-    return { kind: 'sent' };
+    return SENT;
   };
 
   const request = (event: ChskEvent, timeoutMs: number): Observable<unknown> => {
     const t = connection.current;
-    if (!state().open || t === null) return throwError(closedError);
-    let outcome: Outcome = { kind: 'sent' };
-    const result = requests.request((cbId) => {
-      outcome = transmit(t, event, cbId);
-      return outcome.kind === 'sent';
-    }, timeoutMs);
-    const o = outcome as Outcome;
-    if (o.kind === 'unpackable') return throwError(() => o.error);
-    if (o.kind === 'broken') restart('ws-error');
+    if (!open || t === null) return throwError(closedError);
+    const req = requests.open(timeoutMs);
+    const outcome = transmit(t, event, req.cbId);
+    if (outcome === SENT) return requests.outcome(req);
+    requests.settle(req.cbId, 'chsk/error');
+    if (outcome.kind === 'unpackable') return throwError(() => outcome.error);
+    const result = requests.outcome(req); // settled: chsk/error, before restart fails the rest
+    restart('ws-error');
     return result;
   };
 
@@ -395,13 +413,18 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     );
   };
 
+  /** The id of the last event `send` checked: an app sends few ids, so the id's pattern is checked once per change of id. */
+  let checkedId: string | undefined;
   const send = (event: ChskEvent, o?: ClientSendOptions): Observable<unknown> => {
-    assertEvent(event, 'send(event): event');
-    if (!reservedSendAllowed('client', event[0])) throw new TypeError(`send(event): ids in the chsk/ namespace are reserved (got ${event[0]})`);
+    if (!(Array.isArray(event) && (event.length === 1 || event.length === 2) && event[0] === checkedId)) {
+      assertEvent(event, 'send(event): event');
+      if (!reservedSendAllowed('client', event[0])) throw new TypeError(`send(event): ids in the chsk/ namespace are reserved (got ${event[0]})`);
+      checkedId = event[0];
+    }
     const timeoutMs = o?.timeoutMs;
     if (timeoutMs === undefined) {
       const t = connection.current;
-      if (!state().open || t === null) return throwError(closedError);
+      if (!open || t === null) return throwError(closedError);
       const outcome = transmit(t, event, null);
       if (outcome.kind === 'sent') return EMPTY;
       if (outcome.kind === 'unpackable') return throwError(() => outcome.error);

@@ -24,22 +24,40 @@ const refusedError = (issues: readonly ValidationIssue[]): ChskError =>
 /** Not open, or closed while waiting. */
 export const closedError = (): ChskError => requestError('chsk/closed', 'the channel socket is closed');
 
-/** A request's outcome: the reply, or the error. */
-interface Outcome {
-  readonly ok: boolean;
-  readonly value: unknown;
+const WAITING = 0;
+const REPLIED = 1;
+const FAILED = 2;
+
+/**
+ * One request, and who waits for it. The outcome lives on the entry itself (no outcome object, no
+ * subscriber array for the usual single subscriber): a reply costs no allocation here.
+ */
+class Pending {
+  /** `WAITING`, then `REPLIED` (value: the reply) or `FAILED` (value: the ChskError); what a later subscriber gets. */
+  state = WAITING;
+  value: unknown = undefined;
+  /** The first subscriber still waiting, and any others (an eager request may be subscribed several times). */
+  first: Subscriber<unknown> | null = null;
+  more: Subscriber<unknown>[] | null = null;
+  /** The validation issues the server sent for this request (`chsk/issues`), for its `chsk/error` reply. */
+  issues: readonly ValidationIssue[] | undefined = undefined;
+  constructor(
+    readonly cbId: string,
+    /** When it times out (scheduler ms). */
+    readonly due: number,
+  ) {}
 }
 
-/** One request, and who waits for it. */
-interface Pending {
-  /** When it times out (scheduler ms). */
-  readonly due: number;
-  /** Subscribers of the request's observable still waiting. */
-  readonly subs: Subscriber<unknown>[];
-  /** Set once settled: what a later subscriber gets (an eager request may be subscribed late). */
-  outcome: Outcome | null;
-  /** The validation issues the server sent for this request (`chsk/issues`), for its `chsk/error` reply. */
-  issues?: readonly ValidationIssue[];
+const deliver = (sub: Subscriber<unknown>, p: Pending): void => {
+  if (p.state === REPLIED) {
+    sub.next(p.value);
+    sub.complete();
+  } else sub.error(p.value);
+};
+
+/** A request `open` registered: its cbId, to send it under. */
+export interface OpenRequest {
+  readonly cbId: string;
 }
 
 export interface Requests {
@@ -51,6 +69,14 @@ export interface Requests {
    * false, `chsk/closed` on `failAll`. Unsubscribing before the outcome drops the entry.
    */
   request(send: (cbId: string) => boolean, timeoutMs: number): Observable<unknown>;
+  /**
+   * What `request` does, in two steps, for a caller with no closure to hand over: registers a
+   * request under a fresh cbId; the caller sends it (and settles it `chsk/error` when that fails),
+   * then takes its outcome with `outcome`.
+   */
+  open(timeoutMs: number): OpenRequest;
+  /** The outcome of a request from `open`, as `request` returns it. */
+  outcome(req: OpenRequest): Observable<unknown>;
   /** A reply (or a reserved failure value) for `cbId`; unknown and late ones are ignored. */
   settle(cbId: string, value: unknown): void;
   /**
@@ -72,15 +98,13 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
   let sweep: Subscription | null = null;
   let sweepAt = Infinity;
 
-  const deliver = (sub: Subscriber<unknown>, o: Outcome): void => {
-    if (o.ok) {
-      sub.next(o.value);
-      sub.complete();
-    } else sub.error(o.value);
-  };
-  const finish = (p: Pending, o: Outcome): void => {
-    p.outcome = o;
-    for (const sub of p.subs.splice(0)) deliver(sub, o);
+  const finish = (p: Pending, state: typeof REPLIED | typeof FAILED, value: unknown): void => {
+    p.state = state;
+    p.value = value;
+    const { first, more } = p;
+    p.first = p.more = null;
+    if (first !== null) deliver(first, p);
+    if (more !== null) for (const sub of more) deliver(sub, p);
   };
   const settle = (cbId: string, value: unknown): void => {
     const p = pending.get(cbId);
@@ -89,8 +113,8 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       return;
     }
     pending.delete(cbId);
-    if (!isReplyErrorValue(value)) finish(p, { ok: true, value });
-    else finish(p, { ok: false, value: value === ReservedId.ERROR && p.issues !== undefined ? refusedError(p.issues) : requestError(value) });
+    if (!isReplyErrorValue(value)) finish(p, REPLIED, value);
+    else finish(p, FAILED, value === ReservedId.ERROR && p.issues !== undefined ? refusedError(p.issues) : requestError(value));
   };
   const noteIssues = (data: unknown): void => {
     const cbId: unknown = Array.isArray(data) ? data[0] : undefined;
@@ -120,36 +144,51 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
     if (next !== Infinity) arm(next);
   }
 
+  /** A subscriber left: once none waits before the outcome, the entry goes; a late reply is ignored. */
+  const leave = (p: Pending, sub: Subscriber<unknown>): void => {
+    if (p.state !== WAITING) return;
+    if (p.first === sub) p.first = null;
+    else if (p.more !== null) {
+      const i = p.more.indexOf(sub);
+      if (i >= 0) p.more.splice(i, 1);
+    }
+    if (p.first === null && (p.more === null || p.more.length === 0) && pending.get(p.cbId) === p) pending.delete(p.cbId);
+  };
+  const observe = (p: Pending): Observable<unknown> =>
+    new Observable<unknown>((subscriber) => {
+      if (p.state !== WAITING) {
+        deliver(subscriber, p);
+        return undefined;
+      }
+      if (pending.get(p.cbId) !== p) {
+        // every earlier subscriber left before the outcome, which dropped the request
+        subscriber.error(closedError());
+        return undefined;
+      }
+      if (p.first === null && p.more === null) p.first = subscriber;
+      else (p.more ??= []).push(subscriber);
+      return () => leave(p, subscriber);
+    });
+
+  const open = (timeoutMs: number): Pending => {
+    const p = new Pending((++seq).toString(36), scheduler.now() + timeoutMs);
+    pending.set(p.cbId, p);
+    arm(p.due);
+    return p;
+  };
+
   return {
     get size() {
       return pending.size;
     },
     settle,
     noteIssues,
+    open,
+    outcome: (req) => observe(req as Pending),
     request(send, timeoutMs) {
-      const cbId = (++seq).toString(36);
-      const p: Pending = { due: scheduler.now() + timeoutMs, subs: [], outcome: null };
-      pending.set(cbId, p);
-      arm(p.due);
-      if (!send(cbId)) settle(cbId, 'chsk/error');
-      return new Observable<unknown>((subscriber) => {
-        if (p.outcome !== null) {
-          deliver(subscriber, p.outcome);
-          return undefined;
-        }
-        if (pending.get(cbId) !== p) {
-          // every earlier subscriber left before the outcome, which dropped the request
-          deliver(subscriber, { ok: false, value: closedError() });
-          return undefined;
-        }
-        p.subs.push(subscriber);
-        return () => {
-          const i = p.subs.indexOf(subscriber);
-          if (i >= 0) p.subs.splice(i, 1);
-          // The last subscriber left before the outcome: drop the entry; a late reply is ignored.
-          if (p.subs.length === 0 && pending.get(cbId) === p) pending.delete(cbId);
-        };
-      });
+      const p = open(timeoutMs);
+      if (!send(p.cbId)) settle(p.cbId, 'chsk/error');
+      return observe(p);
     },
     failAll() {
       const all = pending;
@@ -157,8 +196,8 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       sweep?.unsubscribe();
       sweep = null;
       sweepAt = Infinity;
-      const o: Outcome = { ok: false, value: closedError() };
-      for (const p of all.values()) finish(p, o);
+      const err = closedError();
+      for (const p of all.values()) finish(p, FAILED, err);
     },
   };
 }

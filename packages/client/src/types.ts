@@ -272,6 +272,13 @@ export interface TransportContext {
    * every Ajax GET (PROTOCOL.md §11). A transport that leaves it out just gets no recovery.
    */
   readonly position: () => string;
+  /**
+   * Takes a reply to the client's request straight away, `reply(cbId, value)`: what a `reply`
+   * event does, without building one and passing it down the event stream (the WebSocket
+   * transport hands every reply here). It ignores what arrives once this connection is gone. A
+   * transport may leave it and emit `reply` events instead.
+   */
+  readonly reply?: (cbId: string, value: unknown) => void;
 }
 
 /** Builds one transport per connection attempt. */

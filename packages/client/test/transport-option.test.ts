@@ -77,6 +77,36 @@ describe('the transport option', () => {
     });
   });
 
+  it('ctx.reply settles a request as a reply event does; what an earlier connection hands over is ignored', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ flush }) => {
+      const made: Fake[] = [];
+      const c = createChannelSocketClient('', 'tok', { type: 'ajax', transport: fakeFactory(made), scheduler, backoffMs: () => 100, logger: silentLogger, storage: null });
+      made[0]!.emit(handshake());
+      const got: unknown[] = [];
+      const record = (tag: string) => ({ next: (v: unknown) => got.push([tag, v]), error: (e: { code?: string }) => got.push([tag, e.code]) });
+      c.send(['t/req', 1], { timeoutMs: 1_000 }).subscribe(record('r1'));
+      made[0]!.ctx.reply!(made[0]!.sent[0]![1]!, 'a');
+      expect(got).toEqual([['r1', 'a']]);
+      expect(c.pendingRequests).toBe(0);
+
+      made[0]!.emit({ kind: 'closed', code: 1006, reason: 'gone', clean: false });
+      scheduler.schedule(() => {
+        made[1]!.emit(handshake());
+        c.send(['t/req', 3], { timeoutMs: 1_000 }).subscribe(record('r3'));
+        const cbId = made[1]!.sent[0]![1]!;
+        made[0]!.ctx.reply!(cbId, 'stale'); // the dropped connection's hand-over counts for nothing
+        expect(got).toEqual([['r1', 'a']]);
+        expect(c.pendingRequests).toBe(1);
+        made[1]!.ctx.reply!(cbId, 'fresh');
+      }, 200);
+      flush();
+      expect(got).toEqual([['r1', 'a'], ['r3', 'fresh']]);
+      expect(c.pendingRequests).toBe(0);
+      c.close();
+    });
+  });
+
   it('breakConnection() calls the transport hook; a WebSocket-type close is recorded as lastWsClose, errors as lastWsError', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ flush }) => {

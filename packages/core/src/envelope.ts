@@ -160,10 +160,23 @@ export type ServerMessage =
   | { readonly kind: 'reply'; readonly cbId: CbId; readonly value: unknown };
 
 /**
+ * The cbId of `x` when it is a reply envelope `[value, cbId]` (a valid cbId), else `undefined`:
+ * what {@link parseServerMessage} classifies as `reply`, checked without building anything, for
+ * a client's receive path, where nearly every message under request/reply load is a reply.
+ */
+export function replyCbId(x: unknown): CbId | undefined {
+  if (!Array.isArray(x) || x.length !== 2) return undefined;
+  const cbId: unknown = x[1];
+  return typeof cbId === 'string' && cbId.length > 0 && cbId.length <= MAX_CB_ID_LENGTH ? cbId : undefined;
+}
+
+/**
  * Classifies a message pushed by the server (a WebSocket frame, or an Ajax poll response).
  * Malformed events inside a batch become `['chsk/bad-event', x]`, as Sente's `as-event`.
  */
 export function parseServerMessage(x: unknown): Parsed<ServerMessage> {
+  const replyTo = replyCbId(x);
+  if (replyTo !== undefined) return { ok: true, value: { kind: 'reply', cbId: replyTo, value: (x as Envelope)[0] } };
   const env = parseEnvelope(x);
   if (!env.ok) return env;
   const [payload, cbId] = env.value;

@@ -33,6 +33,7 @@ export {
   parseEnvelope,
   parseServerMessage,
   PONG,
+  replyCbId,
   uidFromWire,
   WS_PING,
   WS_PONG,

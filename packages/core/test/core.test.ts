@@ -13,6 +13,7 @@ import {
   parseEnvelope,
   parseServerMessage,
   randomUuid,
+  replyCbId,
   validateEvent,
 } from '@sente-rx/core';
 
@@ -86,6 +87,29 @@ describe('envelope', () => {
     });
     expect(parseServerMessage([['chsk/handshake', 'bad'], null]).ok).toBe(false);
     expect(parseServerMessage([42, null]).ok).toBe(false);
+  });
+
+  it('replyCbId finds a reply exactly where parseServerMessage classifies one', () => {
+    const cases: unknown[] = [
+      [{ r: 1 }, 'c1'],
+      ['chsk/closed', 'k'],
+      [null, 'x'.repeat(64)],
+      [null, 'x'.repeat(65)], // cbId too long: not an envelope
+      [1, ''], // empty cbId
+      [1, 7], // cbId not a string
+      [[['a/b']], null],
+      ['chsk/ws-ping', null],
+      [1, 'c', 'extra'],
+      ['c'],
+      'c',
+      null,
+    ];
+    for (const x of cases) {
+      const m = parseServerMessage(x);
+      expect(replyCbId(x)).toBe(m.ok && m.value.kind === 'reply' ? m.value.cbId : undefined);
+    }
+    expect(replyCbId([{ r: 1 }, 'c1'])).toBe('c1');
+    expect(replyCbId([null, 'x'.repeat(65)])).toBeUndefined();
   });
 
   it('takes a 1-element [event] from a client as [event, null] (Sente accepts it)', () => {

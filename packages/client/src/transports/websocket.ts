@@ -1,4 +1,4 @@
-import { type ChskEvent, clientEventEnvelope, CloseCode, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage } from '@sente-rx/core';
+import { type ChskEvent, clientEventEnvelope, CloseCode, type Envelope, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage, replyCbId } from '@sente-rx/core';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { hub } from '../hub.js';
 import type { Transport, TransportEvent, WebSocketConstructor, WebSocketLike } from '../types.js';
@@ -22,6 +22,8 @@ export interface WebSocketTransportConfig {
    * Resolves to 401 or 403, or undefined (not refused, or no answer).
    */
   readonly probeRefusal?: () => Promise<number | undefined>;
+  /** Where replies go (see `TransportContext.reply`); without it they are `reply` events. */
+  readonly reply?: (cbId: string, value: unknown) => void;
 }
 
 /**
@@ -36,7 +38,7 @@ const upgradeStatus = (message: string | undefined): number | undefined => {
 
 /** One WebSocket connection attempt; a new transport per attempt. */
 export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
-  const { logger, packer } = cfg;
+  const { logger, packer, reply } = cfg;
   const events = hub<TransportEvent>();
   const emit = (ev: TransportEvent): void => events.next(ev);
   let socket: WebSocketLike | null = null;
@@ -69,6 +71,13 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
       value = packer.unpack(packed);
     } catch (err) {
       logger.warn('sente-rx: ignored a server message that does not unpack', { err });
+      return;
+    }
+    // Under request/reply load nearly every message is a reply: it goes straight to the request.
+    const cbId = replyCbId(value);
+    if (cbId !== undefined) {
+      if (reply !== undefined) reply(cbId, (value as Envelope)[0]);
+      else emit({ kind: 'reply', cbId, value: (value as Envelope)[0] });
       return;
     }
     const msg = parseServerMessage(value);
