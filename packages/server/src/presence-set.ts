@@ -30,29 +30,45 @@ class Snapshot implements ReadonlySet<Uid> {
   #next: Snapshot | null = null;
   readonly #owner: SnapshotSet;
   /** The owner's change count when taken. */
-  readonly version: number;
+  readonly #version: number;
 
-  constructor(owner: SnapshotSet, live: ReadonlySet<Uid>, version: number) {
-    this.#owner = owner;
-    this.size = live.size;
-    this.version = version;
+  // The owner's side is static, so a snapshot shows nothing but ReadonlySet members.
+
+  static create(owner: SnapshotSet, live: ReadonlySet<Uid>, version: number): Snapshot {
+    const s = new Snapshot(owner, live, version);
+    Object.freeze(s);
+    return s;
   }
 
-  /** True while this snapshot depends on the live set through its undo map (the newest, not materialized). */
-  get tracking(): boolean {
-    return this.#data === null && this.#next === null;
+  static version(s: Snapshot): number {
+    return s.#version;
+  }
+
+  /** True while `s` depends on the live set through its undo map (the newest, not materialized). */
+  static tracking(s: Snapshot): boolean {
+    return s.#data === null && s.#next === null;
   }
 
   /** The owner records the membership before a change of `uid` (the first one only). */
-  recordUndo(uid: Uid, was: boolean): void {
-    const undo = this.#undo;
+  static recordUndo(s: Snapshot, uid: Uid, was: boolean): void {
+    const undo = s.#undo;
     if (undo !== null && !undo.has(uid)) undo.set(uid, was);
   }
 
-  /** The owner took a newer snapshot; returns how many changes this one recorded. */
-  supersede(next: Snapshot): number {
-    this.#next = next;
-    return this.#undo?.size ?? 0;
+  /** The owner took a newer snapshot; returns how many changes `s` recorded. */
+  static supersede(s: Snapshot, next: Snapshot): number {
+    s.#next = next;
+    return s.#undo?.size ?? 0;
+  }
+
+  static materialize(s: Snapshot): ReadonlySet<Uid> {
+    return s.#materialize();
+  }
+
+  private constructor(owner: SnapshotSet, live: ReadonlySet<Uid>, version: number) {
+    this.#owner = owner;
+    this.size = live.size;
+    this.#version = version;
   }
 
   has(uid: Uid): boolean {
@@ -65,11 +81,11 @@ class Snapshot implements ReadonlySet<Uid> {
       if (n.#next === null) return this.#owner.liveHas(uid);
       n = n.#next;
     }
-    return this.materialize().has(uid);
+    return this.#materialize().has(uid);
   }
 
   /** Copies this snapshot's members into a set of its own (once) and returns it. */
-  materialize(): ReadonlySet<Uid> {
+  #materialize(): ReadonlySet<Uid> {
     if (this.#data !== null) return this.#data;
     const path: Snapshot[] = [];
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk starts here
@@ -95,23 +111,23 @@ class Snapshot implements ReadonlySet<Uid> {
   }
 
   forEach(callbackfn: (value: Uid, value2: Uid, set: ReadonlySet<Uid>) => void, thisArg?: unknown): void {
-    for (const uid of this.materialize()) callbackfn.call(thisArg, uid, uid, this);
+    for (const uid of this.#materialize()) callbackfn.call(thisArg, uid, uid, this);
   }
 
   entries(): SetIterator<[Uid, Uid]> {
-    return this.materialize().entries();
+    return this.#materialize().entries();
   }
 
   keys(): SetIterator<Uid> {
-    return this.materialize().keys();
+    return this.#materialize().keys();
   }
 
   values(): SetIterator<Uid> {
-    return this.materialize().values();
+    return this.#materialize().values();
   }
 
   [Symbol.iterator](): SetIterator<Uid> {
-    return this.materialize().values();
+    return this.#materialize().values();
   }
 
   get [Symbol.toStringTag](): string {
@@ -151,7 +167,7 @@ export class SnapshotSet {
     const live = this.#live;
     if (live.has(uid) === on) return;
     const head = this.#head;
-    if (head !== null && head.tracking) head.recordUndo(uid, !on);
+    if (head !== null && Snapshot.tracking(head)) Snapshot.recordUndo(head, uid, !on);
     if (on) live.add(uid);
     else live.delete(uid);
     this.#version += 1;
@@ -160,14 +176,14 @@ export class SnapshotSet {
   /** An immutable view of the members now; O(1) (amortized, see the module comment). */
   snapshot(): ReadonlySet<Uid> {
     const head = this.#head;
-    if (head !== null && head.version === this.#version) return head;
-    const next = new Snapshot(this, this.#live, this.#version);
+    if (head !== null && Snapshot.version(head) === this.#version) return head;
+    const next = Snapshot.create(this, this.#live, this.#version);
     this.#snapshots += 1;
-    if (head !== null && head.tracking) {
-      this.#sinceCopy += head.supersede(next);
+    if (head !== null && Snapshot.tracking(head)) {
+      this.#sinceCopy += Snapshot.supersede(head, next);
       // Bounds what a kept old snapshot can hold on to, for one copy per `size` changes.
       if (this.#sinceCopy >= Math.max(MIN_COPY_EVERY, this.#live.size / 2)) {
-        head.materialize();
+        Snapshot.materialize(head);
         this.#sinceCopy = 0;
       }
     }

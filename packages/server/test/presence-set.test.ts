@@ -77,6 +77,10 @@ describe('SnapshotSet', () => {
     expect(s2.has('c')).toBe(false);
     expect(s2.size).toBe(1);
     expect(Object.prototype.toString.call(s2)).toBe('[object Set]');
+    // Nothing but ReadonlySet members to reach or change.
+    expect(Object.isFrozen(s2)).toBe(true);
+    expect(Object.keys(s2)).toEqual(['size']);
+    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(s2)).sort()).toEqual(['constructor', 'entries', 'forEach', 'has', 'keys', 'values'].sort());
   });
 
   it('a change followed by a snapshot costs O(1) amortized: copies stay proportional to the changes, not to changes × users', () => {
