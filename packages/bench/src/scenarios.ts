@@ -55,12 +55,15 @@ interface SessionOptions {
   readonly loaders?: number;
   /** The client kind, when not the implementation's own. */
   readonly kind?: ClientKind;
+  /** Extra server options (`BenchServer` config `options`), merged over the implementation's own. */
+  readonly serverOptions?: Record<string, unknown>;
 }
 
 async function withSession<T>(env: Env, impl: Impl, transport: Transport, fn: (s: Session) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   const script = (role: string): string => path.join(env.distDir, 'impl', `${SCRIPT[impl]}-${role}.js`);
   const kind: ClientKind = options.kind ?? (impl === SENTE_WIRE ? 'wire' : 'lib');
-  const serverConfig = impl === SENTE_FLUSH ? { options: { flush: true } } : {};
+  const implOptions = impl === SENTE_FLUSH ? { flush: true } : {};
+  const serverConfig = options.serverOptions === undefined && impl !== SENTE_FLUSH ? {} : { options: { ...implOptions, ...options.serverOptions } };
   const children: Child[] = [];
   try {
     // All processes start at once; the load generators learn the port with their first command.
@@ -319,6 +322,10 @@ export function runLatency(env: Env, impl: Impl, cfg: LatencyConfig): Promise<Ru
 
 /** File descriptors a server keeps besides its sockets (stdio, IPC, epoll, the listener, spare). */
 const FD_RESERVE = 100;
+/** Warm-up users are `u1000000000`…, never one of the measured ones. */
+const WARM_UP_OFFSET = 1_000_000_000;
+/** Longer than sente-rx's WebSocket reconnect grace (2,500 ms) and Socket.IO's close handling. */
+const WARM_UP_SETTLE_MS = 3_500;
 
 export interface PresenceBatch {
   /** Users connected once the batch was in. */
@@ -344,11 +351,13 @@ export function runPresence(env: Env, impl: Impl, cfg: PresenceConfig): Promise<
     async (s) => {
       const t0 = Date.now();
       const checks: RunOutcome['checks'][number][] = [];
-      // Warm-up: a batch of connections of one uid, opened and closed again, so JIT, heap growth
-      // and lazy first-connect costs stay out of the first measured batch (and out of the fds).
-      checks.push(connectCheck('warm-up connections opened', cfg.batch, await connectAll(s, { count: cfg.batch, users: 1, uid: 'warm', concurrency: 64 })));
+      // Warm-up: a batch of distinct users (the path measured: a new uid each), opened and closed
+      // again, so JIT, heap growth and lazy first-connect costs stay out of the first measured batch
+      // (and out of the fds). Then a wait past every server's reconnect grace (sente-rx: 2.5 s), so
+      // the warm-up users' departures are not billed to the first batch.
+      checks.push(connectCheck('warm-up connections opened', cfg.batch, await connectAll(s, { count: cfg.batch, users: Number.MAX_SAFE_INTEGER, offset: WARM_UP_OFFSET, concurrency: 64 })));
       await Promise.all(s.loaders.map((l) => l.request('close-all')));
-      await sleep(500);
+      await sleep(WARM_UP_SETTLE_MS);
       // One process holds every server socket: the top level may have to stay under its fd limit.
       const maxUsers = childFdLimit() - FD_RESERVE;
       const levels = cfg.levels.map((l) => Math.min(l, maxUsers));
@@ -391,8 +400,11 @@ export function runPresence(env: Env, impl: Impl, cfg: PresenceConfig): Promise<
       }
       return { values, checks, batches, ...(top < cfg.levels[cfg.levels.length - 1]! ? { cappedTo: top } : {}) };
     },
-    // Each load generator holds its share of the sockets under its own fd limit.
-    { loaders: Math.max(env.config.loaders, cfg.loaders), kind },
+    // Each load generator holds its share of the sockets under its own fd limit. Keep-alive pings
+    // are off for every implementation that has them (sente-rx every 12.5 s idle, Socket.IO every
+    // 25 s): they cost per held connection per second, so in a batch's window they grow with the
+    // users held times the batch's wall time, which a busy machine stretches, not with the connects.
+    { loaders: Math.max(env.config.loaders, cfg.loaders), kind, serverOptions: { keepAlive: false } },
   );
 }
 

@@ -116,6 +116,8 @@ export interface ChannelSocketServer<C extends EventContract = UntypedContract> 
    * Connected uids (cluster-wide with a cluster broker). Emissions are coalesced by the broker:
    * with the default in-memory one, `value` lags a connect or disconnect by at most one presence
    * window (50 ms), and `chsk/uidport-*` events come right after the emission that includes them.
+   * Each emission's sets are immutable snapshots; the in-memory broker's cost O(1) each (they share
+   * with the live sets: `has` and `size` are O(1), the first iteration of one copies it).
    */
   readonly connectedUids$: ReadonlyBehaviorSubject<ConnectedUids>;
   /** Closes every connection (WebSocket 1001; held polls answered) and releases all timers. */

@@ -5,7 +5,7 @@
  * order, can only arrive after the one that must not.
  */
 import { describe, expect, it } from 'vitest';
-import { ALL_USERS_WITHOUT_UID, NIL_UID, type ConnectedUids, type ServerEventMsg } from '@sente-rx/server';
+import { ALL_USERS_WITHOUT_UID, inMemoryBroker, NIL_UID, type BrokerNode, type ConnectedUids, type ServerEventMsg } from '@sente-rx/server';
 import { chskPath, freshClientId, httpRequest, ManualScheduler, pushedEvents, type RawWs, rawWs, recordingLogger, type TestServer, useFixtures } from '@sente-rx/fixtures';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 
@@ -324,5 +324,77 @@ describe('event-msgs for presence carry the uid', () => {
     });
     expect(m.reply).toBeUndefined();
     await c.close();
+  });
+});
+
+describe('presence cost (issue 9 item 5)', () => {
+  /**
+   * Counts, not time: every member a Set copy puts in goes through Set.prototype.add (the Set
+   * constructor calls `add` for each value once it is patched), and every scan of a set starts an
+   * iterator. An emission that copied or scanned its sets would cost O(users) of either per connect.
+   */
+  function countSetWork<T>(minSize: number, run: () => T): { result: T; adds: number; bigScans: number } {
+    const proto = Set.prototype as Set<unknown> & { [Symbol.iterator]: () => IterableIterator<unknown> };
+    const { add, values, keys, entries, forEach } = proto;
+    const iter = proto[Symbol.iterator];
+    let adds = 0;
+    let bigScans = 0;
+    const scan = <F extends (...args: never[]) => unknown>(f: F): F =>
+      function (this: Set<unknown>, ...args: Parameters<F>) {
+        if (this.size >= minSize) bigScans += 1;
+        return f.apply(this, args);
+      } as F;
+    proto.add = function (this: Set<unknown>, v: unknown) {
+      adds += 1;
+      return add.call(this, v);
+    };
+    proto.values = scan(values);
+    proto.keys = scan(keys);
+    proto.entries = scan(entries);
+    proto.forEach = scan(forEach);
+    proto[Symbol.iterator] = scan(iter);
+    try {
+      return { result: run(), adds, bigScans };
+    } finally {
+      Object.assign(proto, { add, values, keys, entries, forEach, [Symbol.iterator]: iter });
+    }
+  }
+
+  it('a connect emitted on its own copies and scans no set of all users: O(1) set work per change, however many are connected', () => {
+    const users = 2_000;
+    const scheduler = new ManualScheduler();
+    // Window 0: every change is its own emission, the most a connect herd can cost.
+    const broker = inMemoryBroker({ scheduler, presenceWindowMs: 0, recovery: false });
+    const edges: string[] = [];
+    const node: BrokerNode = { nodeId: 'n', deliver: () => undefined, request: () => undefined, reply: () => undefined, uidport: (uid, open) => edges.push(`${open ? 'open' : 'close'}:${uid}`) };
+    broker.connect(node);
+    let last: ConnectedUids | undefined;
+    let seen = 0;
+    broker.connectedUids$.subscribe((u) => {
+      last = u;
+      seen += 1;
+    });
+    const { adds, bigScans, result } = countSetWork(100, () => {
+      let agreed = 0;
+      for (let i = 0; i < users; i++) {
+        broker.localPresence(`u${i}`, { ws: true, ajax: false });
+        // What an app does with each emission: look a user up, count them.
+        if (last?.any.has(`u${i}`) === true && last.ws.size === i + 1 && !last.ajax.has(`u${i}`)) agreed += 1;
+      }
+      return agreed;
+    });
+    expect(result).toBe(users);
+    expect(seen).toBe(users + 1); // the initial empty value, then one per connect
+    expect(edges).toHaveLength(users);
+    // Copying the three sets per emission would add 3 · users²/2 = 6,000,000 members.
+    expect(adds).toBeLessThan(12 * users);
+    expect(bigScans).toBeLessThan(20);
+    // And the sets are right: an old snapshot still holds what it held.
+    const mid = last;
+    broker.localPresence('u0', { ws: false, ajax: false });
+    expect(mid?.any.has('u0')).toBe(true);
+    expect(last?.any.has('u0')).toBe(false);
+    expect([...(last?.any ?? [])].length).toBe(users - 1);
+    expect(mid?.any.size).toBe(users);
   });
 });

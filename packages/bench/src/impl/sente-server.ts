@@ -24,6 +24,8 @@ await runServer(async (config): Promise<BenchServer> => {
   const sendOptions = config.options?.['flush'] === true ? { flush: true } : undefined;
   // The packers scenario: a packer exported by @sente-rx/packers, by name (JSON by default).
   const packerName = config.options?.['packer'];
+  // The presence scenario: no keep-alive pings (they cost per held socket per second, not per connect).
+  const keepAlive = config.options?.['keepAlive'] !== false;
   const packer = typeof packerName === 'string' ? ((await import('@sente-rx/packers')) as unknown as Record<string, Packer>)[packerName] : undefined;
   if (typeof packerName === 'string' && packer === undefined) throw new Error(`@sente-rx/packers exports no ${packerName}`);
   const chsk = createChannelSocketServer(nodeAdapter(), {
@@ -32,6 +34,7 @@ await runServer(async (config): Promise<BenchServer> => {
     csrfToken: () => SKIP_CSRF_CHECK,
     allowedOrigins: 'all',
     ...(sendBufMs ? { sendBufMs } : {}),
+    ...(keepAlive ? {} : { wsKeepAliveMs: 0 }),
     ...(events ? { events } : {}),
   });
   const httpServer = http.createServer((req, res) => {

@@ -5,9 +5,11 @@ import http from 'node:http';
 import { Server } from 'socket.io';
 import { listen, runServer, type BenchServer } from '../server-harness.js';
 
-await runServer(async (): Promise<BenchServer> => {
+await runServer(async (config): Promise<BenchServer> => {
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { serveClient: false });
+  // The presence scenario turns heartbeats off (an hour apart: engine.io has no "never"), as for sente-rx.
+  const keepAlive = config.options?.['keepAlive'] !== false;
+  const io = new Server(httpServer, { serveClient: false, ...(keepAlive ? {} : { pingInterval: 3_600_000 }) }); // 1 h
   let replies = 0;
 
   io.on('connection', (socket) => {
