@@ -273,7 +273,7 @@ export function resultsMarkdown(results: Results): string {
   lines.push('"load generator CPU" are process CPU time over the measured window ÷ wall time (100 % = one core): whichever side is');
   lines.push('near 100 % was the limit of the throughput beside it, and server CPU per operation is then the figure to compare.');
   lines.push('');
-  lines.push(`sente-rx's load generators here run \`@sente-rx/client\` (the RxJS client, \`WebSocket\` from \`ws\`, \`fetch\` for Ajax), as an app would.`);
+  lines.push(`sente-rx's load generators here run \`@sente-rx/client\` (the RxJS client, \`WebSocket\` from \`ws\`), as an app would; for Ajax it is given a \`fetch\` on node:http with a keep-alive agent, as Socket.IO's Node client polls on node:http (Node's built-in undici \`fetch\` costs the load generator about 13× more CPU per request and would make it the limit).`);
   lines.push('');
   lines.push(markdownTable(results, 'sente-rx'));
   lines.push('');
