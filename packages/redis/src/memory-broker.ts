@@ -39,7 +39,7 @@ export interface InMemoryBrokerV2Options {
  * every broker call first pops the expired streams off two insertion-ordered maps (no timers).
  * So at most (uids published to within maxAgeMs) × maxEvents events are held.
  *
- * connectedUids$: see PresenceSets (one emission per `scheduler` run, live sets).
+ * connectedUids$: see PresenceSets (one emission per `scheduler` run, immutable snapshots).
  */
 export function inMemoryBrokerV2(options: InMemoryBrokerV2Options = {}): Broker {
   const bounds: RecoveryBounds | undefined = resolveRecovery(options.recovery);

@@ -1,4 +1,5 @@
 import type { Uid } from '@sente-rx/core';
+import { SnapshotSet } from '@sente-rx/server';
 import { BehaviorSubject, type Observable, type SchedulerLike } from 'rxjs';
 import type { ConnectedUids } from './contract.js';
 
@@ -9,17 +10,18 @@ export const kindsOf = (on: { readonly ws: boolean; readonly ajax: boolean }): K
   on.ws ? (on.ajax ? 'wa' : 'w') : on.ajax ? 'a' : '';
 
 /**
- * The cluster's connected uids, mutated in place, published through a BehaviorSubject whose
- * emissions are coalesced: any number of changes between two runs of `scheduler` give ONE
- * emission (scheduled with delay 0 on the first change after an emission). With the default
- * asapScheduler that is at most one emission per microtask turn; with a TestScheduler, one per
- * frame. Each emission is a fresh ConnectedUids object over the same live sets, so a change costs
- * O(1) however many uids are connected.
+ * The cluster's connected uids, published through a BehaviorSubject whose emissions are
+ * coalesced: any number of changes between two runs of `scheduler` give ONE emission (scheduled
+ * with delay 0 on the first change after an emission). With the default asapScheduler that is at
+ * most one emission per microtask turn; with a TestScheduler, one per frame. Each emission holds
+ * immutable snapshots (`SnapshotSet`, as the in-memory broker's): an emission an app keeps never
+ * changes after it, and a change still costs O(1) however many uids are connected.
  */
 export class PresenceSets {
-  readonly #ws = new Set<Uid>();
-  readonly #ajax = new Set<Uid>();
-  readonly #any = new Set<Uid>();
+  // Replaced, not cleared, on reset(): snapshots of the old sets stay as they were.
+  #ws = new SnapshotSet();
+  #ajax = new SnapshotSet();
+  #any = new SnapshotSet();
   readonly #subject: BehaviorSubject<ConnectedUids>;
   readonly #scheduler: SchedulerLike;
   #pending = false;
@@ -47,9 +49,9 @@ export class PresenceSets {
 
   /** Replaces everything (a resync after a Redis reconnect: O(uids), once per reconnect). */
   reset(entries: Iterable<readonly [Uid, Kinds]>): void {
-    this.#ws.clear();
-    this.#ajax.clear();
-    this.#any.clear();
+    this.#ws = new SnapshotSet();
+    this.#ajax = new SnapshotSet();
+    this.#any = new SnapshotSet();
     for (const [uid, kinds] of entries) {
       toggle(this.#ws, uid, kinds.includes('w'));
       toggle(this.#ajax, uid, kinds.includes('a'));
@@ -64,7 +66,7 @@ export class PresenceSets {
   }
 
   #view(): ConnectedUids {
-    return Object.freeze({ ws: this.#ws, ajax: this.#ajax, any: this.#any });
+    return Object.freeze({ ws: this.#ws.snapshot(), ajax: this.#ajax.snapshot(), any: this.#any.snapshot() });
   }
 
   #schedule(): void {
@@ -77,9 +79,8 @@ export class PresenceSets {
   }
 }
 
-function toggle(set: Set<Uid>, uid: Uid, on: boolean): boolean {
+function toggle(set: SnapshotSet, uid: Uid, on: boolean): boolean {
   if (on === set.has(uid)) return false;
-  if (on) set.add(uid);
-  else set.delete(uid);
+  set.set(uid, on);
   return true;
 }

@@ -269,7 +269,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   /**
    * The edges a script of this node caused. Each goes into the mirror first (its PUBLISHed copy,
    * on the pub/sub connection, may come after this reply; applying it twice is harmless), so
-   * whoever sees `chsk/uidport-open` finds the uid in connectedUids$ (the live sets), as with the
+   * whoever sees `chsk/uidport-open` finds the uid in connectedUids$ (its newest snapshot), as with the
    * in-memory broker.
    */
   const fireFlips = (flat: readonly unknown[]): void => {

@@ -19,6 +19,9 @@ export type {
 // For broker authors: the log logic every broker shares (@sente-rx/redis uses it).
 export { buildPage, MemoryLog, validLimit, validPosition } from './log.js';
 export type { LogBounds, StoredEvent, StreamSlice } from './log.js';
+// For broker authors: immutable connectedUids$ snapshots at O(1) per change (@sente-rx/redis uses it).
+export { SnapshotSet } from './presence-set.js';
+export type { SnapshotSetStats } from './presence-set.js';
 export { DEFAULT_RECOVERY } from './recovery.js';
 export type { RecoveryBounds, ServerRecoveryOptions } from './recovery.js';
 export { allowOrigin, constantTimeEqual, validCsrfToken } from './security.js';
