@@ -225,9 +225,22 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     presence.set(uid, kindsOf({ ws: w, ajax: a }));
   };
 
+  /**
+   * The presence messages received while a mirror reload is in flight, one list per reload. The
+   * HGETALLs (on `cmd`) and the edges (on `sub`) travel on different connections: an edge PUBLISHed
+   * after Redis ran the HGETALLs can be applied before their replies arrive, and the reset would
+   * then wipe it (a uid another node just re-registered missing from this node's mirror until its
+   * next edge). So the reset is followed by the edges received since the reload started, in order:
+   * edges are absolute (w+, a-), so one the snapshot already holds changes nothing when replayed.
+   */
+  const reloading = new Set<string[]>();
+
   const onMessage = (channel: string, raw: string): void => {
     if (closed) return;
-    if (channel === keys.presenceChannel) return applyEdges(raw);
+    if (channel === keys.presenceChannel) {
+      for (const seen of reloading) seen.push(raw);
+      return applyEdges(raw);
+    }
     received++;
     const n = node;
     if (n === undefined) return;
@@ -295,10 +308,17 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   };
 
   const reloadMirror = async (): Promise<void> => {
-    const [ws, ajax, any] = await Promise.all(keys.counts.map((k) => cmd.hgetall(k)));
-    const entries: [Uid, Kinds][] = [];
-    for (const uid of Object.keys(any ?? {})) entries.push([uid, kindsOf({ ws: ws?.[uid] !== undefined, ajax: ajax?.[uid] !== undefined })]);
-    presence.reset(entries);
+    const seen: string[] = [];
+    reloading.add(seen);
+    try {
+      const [ws, ajax, any] = await Promise.all(keys.counts.map((k) => cmd.hgetall(k)));
+      const entries: [Uid, Kinds][] = [];
+      for (const uid of Object.keys(any ?? {})) entries.push([uid, kindsOf({ ws: ws?.[uid] !== undefined, ajax: ajax?.[uid] !== undefined })]);
+      presence.reset(entries);
+      for (const raw of seen) applyEdges(raw);
+    } finally {
+      reloading.delete(seen);
+    }
   };
 
   const beat = async (mode: 'beat' | 'bye'): Promise<void> => {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisBroker, type RedisBrokerOptions, type RedisBrokerStatus, redisBroker } from '../src/redis-broker.js';
 import { singleNodeConformance } from './conformance.js';
 import { FakeNode, poke, until, withLog } from './fake-node.js';
-import { freePort, RedisServer, redisAvailable, startProxy } from '@sente-rx/fixtures/redis-server';
+import { freePort, RedisServer, redisAvailable, type ReplyHold, startProxy } from '@sente-rx/fixtures/redis-server';
 
 const available = redisAvailable();
 
@@ -407,6 +407,39 @@ return #all`,
       } finally {
         await closeAll();
         await own.stop();
+      }
+    });
+
+    // The mirror reload (after a connect or a reconnect) reads the count hashes on the command
+    // connection while presence edges arrive on the pub/sub connection: an edge Redis published
+    // after it ran the HGETALLs can reach the node before their replies. The reload must not wipe
+    // it (a cluster test saw a uid another node re-registered after a Redis restart missing from
+    // this node's connectedUids$ for good). The proxy holds a's HGETALL replies to force that order.
+    it('a mirror reload keeps a presence edge that arrived before its HGETALL replies', async () => {
+      const proxy = await startProxy(server.port);
+      let hold: ReplyHold | undefined;
+      try {
+        const prefix = uniquePrefix();
+        const b = member({ url: server.url, prefix }, 'mb');
+        await ready(b);
+        // The HGETALL command itself (the scripts' text, sent by SCRIPT LOAD, names HGETALL too).
+        hold = proxy.holdRepliesAfter(/^\*2\r\n\$7\r\nhgetall\r\n/i);
+        const a = member({ url: proxy.url, prefix }, 'ma');
+        // Redis answered all three HGETALLs (empty hashes, nobody is present yet: `%0` in RESP3,
+        // which ioredis 6 speaks, `*0` in RESP2); a has not seen the answers.
+        const held = hold;
+        await held.whenHeld((bytes) => /^([%*]0\r\n){3}$/.test(bytes));
+        b.node.hold('u');
+        await until(() => a.node.uids?.any.has('u') === true, 'b\'s edge applied on a (pub/sub connection)');
+        expect(a.status()).toBe('connecting');
+        held.release();
+        await ready(a);
+        expect(a.node.uids?.any.has('u')).toBe(true);
+        expect([...(a.node.uids?.ws ?? [])]).toEqual(['u']);
+      } finally {
+        hold?.release();
+        await closeAll();
+        await proxy.cut();
       }
     });
 
