@@ -129,18 +129,24 @@ function virtualServer(ts: TestScheduler, packer: Packer = jsonPacker) {
   return { srv, get };
 }
 
+/** The JSON packer, counting how many server batches it packs. */
+function countingPacker(): { counting: Packer; batches: () => number } {
+  let n = 0;
+  const counting: Packer = {
+    ...jsonPacker,
+    pack(value, kind) {
+      if (kind === 'server-batch') n++;
+      return jsonPacker.pack(value, kind);
+    },
+  };
+  return { counting, batches: () => n };
+}
+
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 describe('Ajax polls in virtual time', () => {
   it('the clients of a uid that find the same batch queued share one packing of it', () => {
-    let batches = 0;
-    const counting: Packer = {
-      ...jsonPacker,
-      pack(value, kind) {
-        if (kind === 'server-batch') batches++;
-        return jsonPacker.pack(value, kind);
-      },
-    };
+    const { counting, batches } = countingPacker();
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
       const t = virtualServer(ts, counting);
@@ -148,21 +154,14 @@ describe('Ajax polls in virtual time', () => {
       const polls = ['a1', 'a2', 'a3'].map(() => new FakeResponse());
       ts.schedule(() => t.srv.send('alice', ['test/x', 1]), 10); // nobody polls: queued at 110 for each
       ts.schedule(() => polls.forEach((res, i) => t.get(`a${i + 1}`, false, res)), 200);
-      ts.schedule(() => expect(batches).toBe(1), 201);
+      ts.schedule(() => expect(batches()).toBe(1), 201);
       for (const res of polls) expectObservable(res.wire).toBe('200ms (b|)', { b: '[["test/x",1]]' });
       ts.schedule(() => void t.srv.close(), 300);
     });
   });
 
   it('so do the clients that find the same run of batches queued (slower than the batches)', () => {
-    let batches = 0;
-    const counting: Packer = {
-      ...jsonPacker,
-      pack(value, kind) {
-        if (kind === 'server-batch') batches++;
-        return jsonPacker.pack(value, kind);
-      },
-    };
+    const { counting, batches } = countingPacker();
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
       const t = virtualServer(ts, counting);
@@ -171,7 +170,7 @@ describe('Ajax polls in virtual time', () => {
       ts.schedule(() => t.srv.send('alice', ['test/x', 1]), 10); // a batch at 110
       ts.schedule(() => t.srv.send('alice', ['test/x', 2]), 200); // another at 300
       ts.schedule(() => polls.forEach((res, i) => t.get(`a${i + 1}`, false, res)), 400);
-      ts.schedule(() => expect(batches).toBe(1), 401);
+      ts.schedule(() => expect(batches()).toBe(1), 401);
       for (const res of polls) expectObservable(res.wire).toBe('400ms (b|)', { b: '[["test/x",1],["test/x",2]]' });
       ts.schedule(() => void t.srv.close(), 500);
     });
