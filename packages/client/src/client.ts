@@ -1,12 +1,13 @@
 /**
- * createChannelSocketClient (Sente's `make-channel-socket-client!`): one channel to the server
- * over WebSocket, Ajax long-polling, or `auto` (WebSocket first, Ajax when it fails), with
- * request/reply, reconnects with capped full-jitter backoff, keep-alive, and the state map as
- * `[old, new]` pairs.
+ * The client both entries share (Sente's `make-channel-socket-client!`): one channel to the
+ * server, with request/reply, reconnects with capped full-jitter backoff, keep-alive, and the
+ * state map as `[old, new]` pairs.
  *
  * This file composes the parts: the request manager (requests.ts), the connection manager
- * (connection.ts), the keep-alive (keep-alive.ts), the `auto` policy (auto-policy.ts) and the
- * transports (transports/), and keeps the state map.
+ * (connection.ts), the keep-alive (keep-alive.ts), and keeps the state map. What only some apps
+ * need comes in as `ClientFeatures` from the entry (issue 10): `@sente-rx/client` (full-client.ts)
+ * passes the Ajax transport, the `auto` policy, recovery and server→client requests;
+ * `@sente-rx/client/ws` (ws.ts) passes WebSocket only, so a bundler leaves the rest out.
  */
 import {
   assertEvent,
@@ -18,6 +19,7 @@ import {
   type EventContract,
   type EventId,
   fullJitterBackoff,
+  type Logger,
   initialState,
   isReservedId,
   jsonPacker,
@@ -46,15 +48,13 @@ import {
 } from '@sente-rx/core';
 import { asyncScheduler, EMPTY, Observable, type Subscription, throwError } from 'rxjs';
 import { firstSubscriberHub, valueHub } from './hub.js';
-import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
+import type { AutoInput } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
-import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
 import { rateLimitedWarn } from './log-limit.js';
-import { createRecoveryTracker } from './recovery.js';
+import type { RecoveryTracker } from './recovery.js';
 import { closedError, createRequests, requestError } from './requests.js';
-import { createServerRequests, SERVER_REQUEST_ID } from './server-requests.js';
-import { builtInTransports } from './transports/built-in.js';
+import { SERVER_REQUEST_ID, type ServerRequestOutcome, type ServerRequestsConfig } from './server-requests.js';
 import type {
   ChannelSocketClient,
   ClientEventMsg,
@@ -64,7 +64,32 @@ import type {
   CsrfToken,
   Transport,
   TransportEvent,
+  TransportFactory,
 } from './types.js';
+
+/** `auto` for one client: which transport to use next, and what a connection's fate means for it. */
+export interface AutoDriver {
+  readonly useAjax: boolean;
+  /** Feeds the policy (it may remember a fallback); true: fall back to Ajax now. */
+  feed(input: AutoInput): boolean;
+}
+
+/** What an entry puts into the shared client (issue 10): what it leaves out never reaches its bundle. */
+export interface ClientFeatures {
+  /** The values `type` accepts; the first is the default. */
+  readonly types: readonly RequestedType[];
+  /** The built-in transports for `requested` (checks the options; throws TypeError). */
+  readonly transports: (path: string, requested: RequestedType, opts: ClientOptions) => { factory: TransportFactory; wsAvailable: boolean };
+  /** `auto` (only asked for when `types` has it). */
+  readonly auto?: (path: string, opts: ClientOptions, wsAvailable: boolean, flakyWindowMs: number) => AutoDriver;
+  /**
+   * Recovery (PROTOCOL.md §11). Without it the client presents no `pos`, which a server treats as
+   * a client without recovery: no positions, no replay, no `recovered` in the handshake.
+   */
+  readonly recovery?: (logger: Logger) => RecoveryTracker;
+  /** Server→client requests (PROTOCOL.md §9): what to do with one `chsk/req` entry. */
+  readonly serverRequests: (cfg: ServerRequestsConfig) => (data: unknown) => ServerRequestOutcome;
+}
 
 const SENT = { kind: 'sent' } as const;
 const BROKEN = { kind: 'broken' } as const;
@@ -72,19 +97,22 @@ const BROKEN = { kind: 'broken' } as const;
 /** Sente's client receive buffer: `(async/sliding-buffer 2048)`. */
 export const DEFAULT_RECV_BUFFER_SIZE = 2_048;
 
-/**
- * Creates a channel socket client. `csrfToken` is the server's token for this session (a string,
- * or a function re-read on every connect and send); `null` when the server skips the check.
- * With `events` (a `defineEvents` contract) `send`, `recv$` and the replies are typed by it and
- * what the server sends is validated (see `ClientOptions.events`).
- */
-export function createChannelSocketClient<C extends EventContract = UntypedContract>(
+/** A position tracker's `pos` when the client has no recovery: never asked for (no `pos` is sent). */
+const NO_POSITION = (): string => '';
+
+/** `createChannelSocketClient` of both entries, with the entry's features. */
+export function createClient<C extends EventContract = UntypedContract>(
   path: string,
   csrfToken: CsrfToken,
-  opts: ClientOptions & { readonly events?: C } = {},
+  opts: ClientOptions & { readonly events?: C },
+  features: ClientFeatures,
 ): ChannelSocketClient<C> & { readonly pendingRequests: number } {
-  const requested: RequestedType = opts.type ?? 'auto';
-  if (!['auto', 'ws', 'ajax'].includes(requested)) throw new TypeError(`type must be 'auto', 'ws' or 'ajax', got ${String(requested)}`);
+  const types = features.types;
+  const requested: RequestedType = opts.type ?? (types[0] as RequestedType);
+  if (!types.includes(requested)) {
+    const list = types.map((t) => `'${t}'`);
+    throw new TypeError(`type must be ${list.length > 1 ? `${list.slice(0, -1).join(', ')} or ` : ''}${String(list.at(-1))}, got ${String(requested)}`);
+  }
   const clientId = opts.clientId ?? randomUuid();
   if (clientId === '') throw new TypeError('clientId must not be empty');
   const packer = opts.packer ?? jsonPacker;
@@ -98,7 +126,6 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   if (!(stableMs >= 0 && Number.isFinite(stableMs))) throw new TypeError(`stableMs must be a finite number >= 0, got ${String(stableMs)}`);
   if (!(maxBufferedBytes > 0)) throw new TypeError(`maxBufferedBytes must be > 0, got ${String(maxBufferedBytes)}`);
   const wrap = opts.wrapRecvEvs === true;
-  const fallback = fallbackMemory(opts.storage === undefined ? defaultStorage() : opts.storage, path);
   const now = (): number => scheduler.now();
   const contract: EventContract | undefined = opts.events;
   /** The contract to validate what the server sends against: none without one, or when the server is trusted. */
@@ -109,9 +136,9 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     return t === null || t === undefined || t === '' ? undefined : t;
   };
   const custom = opts.transport;
-  const { factory, wsAvailable } = custom === undefined ? builtInTransports(path, requested, opts) : { factory: custom, wsAvailable: true };
+  const { factory, wsAvailable } = custom === undefined ? features.transports(path, requested, opts) : { factory: custom, wsAvailable: true };
   /** `auto` only. */
-  let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || fallback.remembered()) : null;
+  const auto: AutoDriver | null = requested === 'auto' && features.auto !== undefined ? features.auto(path, opts, wsAvailable, flakyWindowMs) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
   // Untyped inside; the contract's types hold for what leaves because of the validation below.
@@ -124,7 +151,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
   const warnLimited = rateLimitedWarn(logger, scheduler);
-  const recovery = createRecoveryTracker(logger);
+  const recovery = features.recovery?.(logger);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -156,14 +183,8 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     recv.next(reply === undefined ? { event, id: event[0], data: event[1], send } : { event, id: event[0], data: event[1], send, reply });
   const closed = (reason: CloseReason): void => setState(onClosed(state(), reason, now()));
 
-  /** Feeds the `auto` policy; acts on its storage decision and returns whether to fall back now. */
-  const autoFeed = (input: Parameters<typeof autoStep>[1]): boolean => {
-    if (auto === null) return false;
-    const step = autoStep(auto, input, flakyWindowMs);
-    auto = step.state;
-    if (step.remember !== undefined) fallback.remember(step.remember);
-    return step.downgrade;
-  };
+  /** Feeds the `auto` policy; returns whether to fall back now. */
+  const autoFeed = (input: AutoInput): boolean => auto?.feed(input) === true;
 
   // ---- connecting ------------------------------------------------------------------------------
 
@@ -201,7 +222,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
       const reply = (cbId: string, value: unknown): void => {
         if (gen === generation && connection.current !== null) replied(cbId, value);
       };
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery?.queryValue ?? NO_POSITION, reply });
     },
     onEvent,
   });
@@ -221,7 +242,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
         autoFeed({ kind: 'opened', type: t.type, at: now() });
         const first = !everHandshaken;
         everHandshaken = true;
-        const recovered = recovery.onHandshake(msg.recovery);
+        const recovered = recovery?.onHandshake(msg.recovery);
         setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData, recovered }));
         // `recovered` (PROTOCOL.md §11) stays the LAST element, whatever the layout before it.
         emit([ReservedId.HANDSHAKE, recovered === undefined ? [msg.uid, msg.handshakeData, first] : [msg.uid, msg.handshakeData, first, recovered]]);
@@ -229,7 +250,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
         return;
       }
       case 'batch':
-        for (const ev of recovery.filter(msg.events)) pushed(ev);
+        for (const ev of recovery === undefined ? msg.events : recovery.filter(msg.events)) pushed(ev);
         return;
       case 'ping':
         transmit(t, [WS_PONG], null);
@@ -244,7 +265,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   };
 
   /** Replies to server requests go out on whatever connection is current when the app answers. */
-  const serverRequest = createServerRequests({
+  const serverRequest = features.serverRequests({
     contract,
     trust: checking === undefined,
     logger,

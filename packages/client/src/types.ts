@@ -283,3 +283,14 @@ export interface TransportContext {
 
 /** Builds one transport per connection attempt. */
 export type TransportFactory = (ctx: TransportContext) => Transport;
+
+/**
+ * The options of `@sente-rx/client/ws`: those of `@sente-rx/client` for a WebSocket-only client.
+ * `type` can only be 'ws' (the default); the Ajax and `auto` options (`ajaxTimeoutMs`,
+ * `wsFlakyWindowMs`, `storage`) do nothing there. Another transport can still come in through
+ * `transport`.
+ */
+export interface WsClientOptions extends Omit<ClientOptions, 'type'> {
+  /** @default 'ws' (the only value) */
+  readonly type?: 'ws';
+}
