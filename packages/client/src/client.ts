@@ -46,7 +46,7 @@ import {
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, EMPTY, Observable, type Subscription, throwError } from 'rxjs';
+import { EMPTY, Observable, type SchedulerLike, type Subscription, throwError } from 'rxjs';
 import { firstSubscriberHub, valueHub } from './hub.js';
 import type { AutoInput } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
@@ -76,6 +76,8 @@ export interface AutoDriver {
 
 /** What an entry puts into the shared client (issue 10): what it leaves out never reaches its bundle. */
 export interface ClientFeatures {
+  /** The scheduler without `opts.scheduler`. */
+  readonly scheduler: SchedulerLike;
   /** The values `type` accepts; the first is the default. */
   readonly types: readonly RequestedType[];
   /** The built-in transports for `requested` (checks the options; throws TypeError). */
@@ -117,7 +119,7 @@ export function createClient<C extends EventContract = UntypedContract>(
   if (clientId === '') throw new TypeError('clientId must not be empty');
   const packer = opts.packer ?? jsonPacker;
   const logger = opts.logger ?? consoleLogger;
-  const scheduler = opts.scheduler ?? asyncScheduler;
+  const scheduler = opts.scheduler ?? features.scheduler;
   const keepAliveMs = opts.wsKeepAliveMs ?? 20_000; // 20 s
   const pingTimeoutMs = opts.wsPingTimeoutMs ?? 5_000; // 5 s
   const flakyWindowMs = opts.wsFlakyWindowMs ?? 5_000; // 5 s

@@ -4,6 +4,7 @@
  * requests: the shared client (client.ts) with every feature.
  */
 import type { EventContract, UntypedContract } from '@sente-rx/core';
+import { asyncScheduler } from 'rxjs';
 import { autoStep, initialAutoState } from './auto-policy.js';
 import { type AutoDriver, type ClientFeatures, createClient } from './client.js';
 import { defaultStorage, fallbackMemory } from './fallback-storage.js';
@@ -31,6 +32,7 @@ function autoDriver(path: string, opts: ClientOptions, wsAvailable: boolean, fla
 }
 
 const FULL: ClientFeatures = {
+  scheduler: asyncScheduler,
   types: ['auto', 'ws', 'ajax'],
   transports: (path, requested, opts) => builtInTransports(path, requested, opts, ajaxTransport),
   auto: autoDriver,

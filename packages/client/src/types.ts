@@ -290,7 +290,12 @@ export type TransportFactory = (ctx: TransportContext) => Transport;
  * `wsFlakyWindowMs`, `storage`) do nothing there. Another transport can still come in through
  * `transport`.
  */
-export interface WsClientOptions extends Omit<ClientOptions, 'type'> {
+export interface WsClientOptions extends Omit<ClientOptions, 'type' | 'scheduler'> {
   /** @default 'ws' (the only value) */
   readonly type?: 'ws';
+  /**
+   * Drives every timer and clock read; inject a TestScheduler for virtual time.
+   * @default `Date.now()` and `setTimeout` (what asyncScheduler does, without its classes in the bundle)
+   */
+  readonly scheduler?: SchedulerLike;
 }

@@ -5,10 +5,12 @@ import type { EventContract, UntypedContract } from '@sente-rx/core';
 import { type ClientFeatures, createClient } from './client.js';
 import { createRecoveryTracker } from './recovery.js';
 import { refusalEvent } from './server-requests.js';
+import { timerScheduler } from './timer-scheduler.js';
 import { builtInTransports } from './transports/built-in.js';
 import type { ChannelSocketClient, CsrfToken, WsClientOptions } from './types.js';
 
 const WS: ClientFeatures = {
+  scheduler: timerScheduler,
   types: ['ws'],
   transports: builtInTransports,
   recovery: createRecoveryTracker,
