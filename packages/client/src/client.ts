@@ -80,6 +80,8 @@ export interface ClientFeatures {
   readonly scheduler: SchedulerLike;
   /** The values `type` accepts; the first is the default. */
   readonly types: readonly RequestedType[];
+  /** `types` for an error message: "'auto', 'ws' or 'ajax'". */
+  readonly typeNames: string;
   /** The built-in transports for `requested` (checks the options; throws TypeError). */
   readonly transports: (path: string, requested: RequestedType, opts: ClientOptions) => { factory: TransportFactory; wsAvailable: boolean };
   /** `auto` (only asked for when `types` has it). */
@@ -111,10 +113,7 @@ export function createClient<C extends EventContract = UntypedContract>(
 ): ChannelSocketClient<C> & { readonly pendingRequests: number } {
   const types = features.types;
   const requested: RequestedType = opts.type ?? (types[0] as RequestedType);
-  if (!types.includes(requested)) {
-    const list = types.map((t) => `'${t}'`);
-    throw new TypeError(`type must be ${list.length > 1 ? `${list.slice(0, -1).join(', ')} or ` : ''}${String(list.at(-1))}, got ${String(requested)}`);
-  }
+  if (!types.includes(requested)) throw new TypeError(`type must be ${features.typeNames}, got ${String(requested)}`);
   const clientId = opts.clientId ?? randomUuid();
   if (clientId === '') throw new TypeError('clientId must not be empty');
   const packer = opts.packer ?? jsonPacker;

@@ -34,6 +34,7 @@ function autoDriver(path: string, opts: ClientOptions, wsAvailable: boolean, fla
 const FULL: ClientFeatures = {
   scheduler: asyncScheduler,
   types: ['auto', 'ws', 'ajax'],
+  typeNames: "'auto', 'ws' or 'ajax'",
   transports: (path, requested, opts) => builtInTransports(path, requested, opts, ajaxTransport),
   auto: autoDriver,
   recovery: createRecoveryTracker,

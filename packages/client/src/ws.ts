@@ -12,6 +12,7 @@ import type { ChannelSocketClient, CsrfToken, WsClientOptions } from './types.js
 const WS: ClientFeatures = {
   scheduler: timerScheduler,
   types: ['ws'],
+  typeNames: "'ws'",
   transports: builtInTransports,
   recovery: createRecoveryTracker,
   // Without server→client requests a request is refused at once (`chsk/error`, as an app that
