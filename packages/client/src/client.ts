@@ -87,10 +87,10 @@ export interface ClientFeatures {
   /** `auto` (only asked for when `types` has it). */
   readonly auto?: (path: string, opts: ClientOptions, wsAvailable: boolean, flakyWindowMs: number) => AutoDriver;
   /**
-   * Recovery (PROTOCOL.md §11). Without it the client presents no `pos`, which a server treats as
-   * a client without recovery: no positions, no replay, no `recovered` in the handshake.
+   * Recovery (PROTOCOL.md §11). Both entries have it: a client without it would have to leave
+   * `pos` out of its URLs, and `TransportContext.position` has no value that says so.
    */
-  readonly recovery?: (logger: Logger) => RecoveryTracker;
+  readonly recovery: (logger: Logger) => RecoveryTracker;
   /** Server→client requests (PROTOCOL.md §9): what to do with one `chsk/req` entry. */
   readonly serverRequests: (cfg: ServerRequestsConfig) => (data: unknown) => ServerRequestOutcome;
 }
@@ -100,9 +100,6 @@ const BROKEN = { kind: 'broken' } as const;
 
 /** Sente's client receive buffer: `(async/sliding-buffer 2048)`. */
 export const DEFAULT_RECV_BUFFER_SIZE = 2_048;
-
-/** A position tracker's `pos` when the client has no recovery: never asked for (no `pos` is sent). */
-const NO_POSITION = (): string => '';
 
 /** `createChannelSocketClient` of both entries, with the entry's features. */
 export function createClient<C extends EventContract = UntypedContract>(
@@ -152,7 +149,7 @@ export function createClient<C extends EventContract = UntypedContract>(
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
   const warnLimited = rateLimitedWarn(logger, scheduler);
-  const recovery = features.recovery?.(logger);
+  const recovery = features.recovery(logger);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -223,7 +220,7 @@ export function createClient<C extends EventContract = UntypedContract>(
       const reply = (cbId: string, value: unknown): void => {
         if (gen === generation && connection.current !== null) replied(cbId, value);
       };
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery?.queryValue ?? NO_POSITION, reply });
+      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply });
     },
     onEvent,
   });
@@ -243,7 +240,7 @@ export function createClient<C extends EventContract = UntypedContract>(
         autoFeed({ kind: 'opened', type: t.type, at: now() });
         const first = !everHandshaken;
         everHandshaken = true;
-        const recovered = recovery?.onHandshake(msg.recovery);
+        const recovered = recovery.onHandshake(msg.recovery);
         setState(onHandshake(state(), { type: t.type, uid: msg.uid, handshakeData: msg.handshakeData, recovered }));
         // `recovered` (PROTOCOL.md §11) stays the LAST element, whatever the layout before it.
         emit([ReservedId.HANDSHAKE, recovered === undefined ? [msg.uid, msg.handshakeData, first] : [msg.uid, msg.handshakeData, first, recovered]]);
@@ -251,7 +248,7 @@ export function createClient<C extends EventContract = UntypedContract>(
         return;
       }
       case 'batch':
-        for (const ev of recovery === undefined ? msg.events : recovery.filter(msg.events)) pushed(ev);
+        for (const ev of recovery.filter(msg.events)) pushed(ev);
         return;
       case 'ping':
         transmit(t, [WS_PONG], null);
