@@ -4,7 +4,7 @@
 import type { EventContract, UntypedContract } from '@sente-rx/core';
 import { type ClientFeatures, createClient } from './client.js';
 import { createRecoveryTracker } from './recovery.js';
-import { refusalEvent } from './server-requests.js';
+import { MAX_REQ_ID_LENGTH, refusalEvent } from './server-requests.js';
 import { timerScheduler } from './timer-scheduler.js';
 import { builtInTransports } from './transports/built-in.js';
 import type { ChannelSocketClient, CsrfToken, WsClientOptions } from './types.js';
@@ -20,7 +20,7 @@ const WS: ClientFeatures = {
   serverRequests: ({ logger, transmit }) => (data) => {
     const reqId: unknown = Array.isArray(data) ? data[0] : undefined;
     logger.warn('sente-rx: refused a server request: @sente-rx/client/ws does not take them (use @sente-rx/client)', { id: Array.isArray(data) && Array.isArray(data[1]) ? data[1][0] : undefined });
-    if (typeof reqId === 'string' && reqId !== '') transmit(refusalEvent(reqId));
+    if (typeof reqId === 'string' && reqId !== '' && reqId.length <= MAX_REQ_ID_LENGTH) transmit(refusalEvent(reqId)); // else nobody to answer (PROTOCOL.md §9)
     return { kind: 'dropped' };
   },
 };
