@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleSize } from './bundle-size.js';
+import { bundleSize, wsClientBundleSize } from './bundle-size.js';
 import type { BenchConfig } from './config.js';
 import type { MetricKey, Scenario } from './metrics.js';
 import { runPackers, type PackersResult } from './packers.js';
@@ -166,15 +166,32 @@ export async function runBench(config: BenchConfig, options: BenchOptions): Prom
           const plain = await bundleSize(impl, options.resolveDir, extra);
           const es2015 = await bundleSize(impl, options.resolveDir, [...extra, 'es2015']);
           const parts = impl === 'sente-rx' ? { 'bundle.partClient': plain.parts.client, 'bundle.partCore': plain.parts.core, 'bundle.partRxjs': plain.parts.rxjs, 'bundle.partOther': plain.parts.other } : {};
+          // sente-rx also as the WebSocket-only entry, `@sente-rx/client/ws` (issue 10's target is on it).
+          const ws = impl === 'sente-rx' ? await wsClientBundleSize(options.resolveDir, extra) : undefined;
+          const wsEs2015 = impl === 'sente-rx' ? await wsClientBundleSize(options.resolveDir, [...extra, 'es2015']) : undefined;
+          const wsValues =
+            ws === undefined || wsEs2015 === undefined
+              ? {}
+              : {
+                  'bundle.wsGz': ws.gzipBytes,
+                  'bundle.wsMin': ws.minBytes,
+                  'bundle.wsGzEs2015': wsEs2015.gzipBytes,
+                  'bundle.wsMinEs2015': wsEs2015.minBytes,
+                  'bundle.wsPartClient': ws.parts.client,
+                  'bundle.wsPartCore': ws.parts.core,
+                  'bundle.wsPartRxjs': ws.parts.rxjs,
+                  'bundle.wsPartOther': ws.parts.other,
+                };
+          const forbidden = [...plain.forbidden, ...(ws?.forbidden ?? [])];
           record('bundle', impl, 1, {
-            values: { 'bundle.gz': plain.gzipBytes, 'bundle.min': plain.minBytes, 'bundle.gzEs2015': es2015.gzipBytes, 'bundle.minEs2015': es2015.minBytes, ...parts },
-            checks: [{ name: 'no Node built-ins or ws in the browser bundle', ok: plain.forbidden.length === 0, detail: plain.forbidden.join(', ') || 'none' }],
+            values: { 'bundle.gz': plain.gzipBytes, 'bundle.min': plain.minBytes, 'bundle.gzEs2015': es2015.gzipBytes, 'bundle.minEs2015': es2015.minBytes, ...parts, ...wsValues },
+            checks: [{ name: 'no Node built-ins or ws in the browser bundle', ok: forbidden.length === 0, detail: forbidden.join(', ') || 'none' }],
           });
           if (impl === 'sente-rx') {
             const share = (b: { rxjsMinBytes: number; minBytes: number }): string => `${b.rxjsMinBytes.toLocaleString('en-US')} of ${b.minBytes.toLocaleString('en-US')} minified bytes (${Math.round((b.rxjsMinBytes / b.minBytes) * 100)} %)`;
             notes.push(`The sente-rx client bundle's RxJS share: ${share(plain)} with default conditions, ${share(es2015)} with \`--conditions=es2015\`.`);
           }
-          log(`bundle     ${impl.padEnd(13)} ${plain.gzipBytes} B gz (${es2015.gzipBytes} B with es2015)`);
+          log(`bundle     ${impl.padEnd(13)} ${plain.gzipBytes} B gz (${es2015.gzipBytes} B with es2015)${ws === undefined ? '' : `; /ws entry ${ws.gzipBytes} B gz (${wsEs2015?.gzipBytes ?? '?'} B with es2015)`}`);
         } catch (e) {
           errors.push({ scenario, impl, run: 1, message: e instanceof Error ? e.message : String(e) });
           log(`bundle     ${impl.padEnd(13)} FAILED: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);

@@ -1,7 +1,8 @@
 // 6. Browser client bundle: esbuild, minified, for the browser, then gzip -9; once with esbuild's
 // default conditions and once with `--conditions=es2015` (RxJS's ES2015 build). The raw `ws`
 // column is the smallest useful browser client on the bare WebSocket: connect, JSON, an
-// id-correlated request and a push handler.
+// id-correlated request and a push handler. sente-rx is measured twice: the full client
+// (`@sente-rx/client`) and the WebSocket-only entry (`@sente-rx/client/ws`, issue 10).
 
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -56,6 +57,13 @@ function partOf(file: string): keyof BundleParts {
 
 export function bundleSize(impl: keyof typeof ENTRIES, resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
   return bundleOf(ENTRIES[impl], impl, resolveDir, conditions);
+}
+
+/** The WebSocket-only sente-rx client: `createChannelSocketClient` of `@sente-rx/client/ws` (issue 10). */
+export const WS_ENTRY = `export { createChannelSocketClient } from '@sente-rx/client/ws';`;
+
+export function wsClientBundleSize(resolveDir: string, conditions: readonly string[]): Promise<BundleSize> {
+  return bundleOf(WS_ENTRY, 'sente-rx-ws', resolveDir, conditions);
 }
 
 /** The sente-rx client bundle with one packer of @sente-rx/packers, imported from its subpath. */

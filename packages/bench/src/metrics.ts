@@ -44,6 +44,14 @@ export type MetricKey =
   | 'bundle.partCore'
   | 'bundle.partRxjs'
   | 'bundle.partOther'
+  | 'bundle.wsGz'
+  | 'bundle.wsGzEs2015'
+  | 'bundle.wsMin'
+  | 'bundle.wsMinEs2015'
+  | 'bundle.wsPartClient'
+  | 'bundle.wsPartCore'
+  | 'bundle.wsPartRxjs'
+  | 'bundle.wsPartOther'
   | 'latency.p50'
   | 'latency.p99'
   | 'latency.samples'
@@ -130,7 +138,7 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'presence.cpu3', scenario: 'presence', label: 'server CPU per connect, batch ending at {3} users', unit: 'µs', better: 'lower', format: fixed(0), chart: true },
   { key: 'presence.growth', scenario: 'presence', label: 'CPU per connect growth, {1} → {3} users', unit: '×', better: 'lower', format: (v) => `${v.toFixed(2)}×`, targets: [{ kind: 'limit', op: '<=', value: 1.5, issue: 9 }] },
   { key: 'presence.otherPct', scenario: 'presence', label: 'other CPU on the machine (noise)', unit: '%', better: null, format: pct },
-  { key: 'bundle.gz', scenario: 'bundle', label: 'client min+gzip', unit: 'B', better: 'lower', format: bytes, targets: [{ peer: 'socket.io', op: '<', ratio: 1, issue: 5 }, { kind: 'limit', op: '<=', value: 9_000, issue: 10 }], chart: true, chartPeers: ['socket.io'] },
+  { key: 'bundle.gz', scenario: 'bundle', label: 'client min+gzip (full: @sente-rx/client)', unit: 'B', better: 'lower', format: bytes, targets: [{ peer: 'socket.io', op: '<', ratio: 1, issue: 5 }], chart: true, chartPeers: ['socket.io'] },
   { key: 'bundle.gzEs2015', scenario: 'bundle', label: 'client min+gzip, --conditions=es2015', unit: 'B', better: 'lower', format: bytes, targets: [{ peer: 'socket.io', op: '<', ratio: 1, issue: 5 }], chart: true, chartPeers: ['socket.io'] },
   { key: 'bundle.min', scenario: 'bundle', label: 'client minified', unit: 'B', better: 'lower', format: bytes },
   { key: 'bundle.minEs2015', scenario: 'bundle', label: 'client minified, --conditions=es2015', unit: 'B', better: 'lower', format: bytes },
@@ -138,6 +146,15 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'bundle.partCore', scenario: 'bundle', label: '— of which @sente-rx/core (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
   { key: 'bundle.partRxjs', scenario: 'bundle', label: '— of which rxjs (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
   { key: 'bundle.partOther', scenario: 'bundle', label: '— of which anything else, e.g. tslib (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  // Issue 10's target is on the WebSocket-only entry; the full client's figure stays above, unjudged by it.
+  { key: 'bundle.wsGz', scenario: 'bundle', label: 'client min+gzip, WebSocket-only entry @sente-rx/client/ws', unit: 'B', better: 'lower', format: bytes, targets: [{ kind: 'limit', op: '<=', value: 9_000, issue: 10 }], only: ['sente-rx'] },
+  { key: 'bundle.wsGzEs2015', scenario: 'bundle', label: 'client /ws min+gzip, --conditions=es2015', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  { key: 'bundle.wsMin', scenario: 'bundle', label: 'client /ws minified', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  { key: 'bundle.wsMinEs2015', scenario: 'bundle', label: 'client /ws minified, --conditions=es2015', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  { key: 'bundle.wsPartClient', scenario: 'bundle', label: '— of which @sente-rx/client (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  { key: 'bundle.wsPartCore', scenario: 'bundle', label: '— of which @sente-rx/core (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  { key: 'bundle.wsPartRxjs', scenario: 'bundle', label: '— of which rxjs (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
+  { key: 'bundle.wsPartOther', scenario: 'bundle', label: '— of which anything else, e.g. tslib (minified)', unit: 'B', better: 'lower', format: bytes, only: ['sente-rx'] },
 ];
 
 export const SCENARIO_TITLES: Record<Scenario, string> = {

@@ -51,13 +51,14 @@ describe('histogram and report arithmetic', () => {
 
   it('judges limit and difference targets on the subject itself', () => {
     const values = {
-      'bundle.gz': { 'sente-rx': [8_000, 9_500, 8_900] },
+      'bundle.wsGz': { 'sente-rx': [8_000, 9_500, 8_900] },
       'latency.p50': { 'sente-rx': [1.4], ws: [0.3] },
       'presence.growth': { 'sente-rx': [1.6] },
     };
     const verdicts = targetVerdicts(values);
     const of = (key: string, kind: string) => verdicts.find((v) => v.def.key === key && v.target.kind === kind);
-    expect(of('bundle.gz', 'limit')).toMatchObject({ value: 8_900, met: true, range: [8_000, 9_500], borderline: true }); // median 8,900 <= 9,000
+    expect(of('bundle.wsGz', 'limit')).toMatchObject({ value: 8_900, met: true, range: [8_000, 9_500], borderline: true }); // median 8,900 <= 9,000 (issue 10, on the /ws entry)
+    expect(verdicts.filter((v) => v.def.key === 'bundle.gz' && v.target.kind === 'limit')).toEqual([]); // the full client is reported, not held to it
     expect(of('latency.p50', 'diff')?.value).toBeCloseTo(1.1);
     expect(of('latency.p50', 'diff')?.met).toBe(false); // 1.1 ms over raw ws > 1 ms
     expect(of('presence.growth', 'limit')?.met).toBe(false); // 1.6 > 1.5
@@ -154,7 +155,7 @@ describe('benchmark harness (smoke configuration)', () => {
         const xs = results.values[def.key]?.[impl];
         // Other processes' CPU may well be 0, and an RSS delta of a few hundred connections can
         // vanish into pages the process already had; every other figure must be positive.
-        const loose = def.key.endsWith('.otherPct') || def.key === 'idle.rss' || def.key === 'bundle.partOther';
+        const loose = def.key.endsWith('.otherPct') || def.key === 'idle.rss' || def.key === 'bundle.partOther' || def.key === 'bundle.wsPartOther';
         const sane = loose ? (x: number) => Number.isFinite(x) && x >= (def.key === 'idle.rss' ? -Infinity : 0) : (x: number) => Number.isFinite(x) && x > 0;
         if (!xs || xs.length !== 1 || !xs.every(sane)) bad.push(`${def.key}/${impl}: ${JSON.stringify(xs)}`);
       }

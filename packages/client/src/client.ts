@@ -1,12 +1,13 @@
 /**
- * createChannelSocketClient (Sente's `make-channel-socket-client!`): one channel to the server
- * over WebSocket, Ajax long-polling, or `auto` (WebSocket first, Ajax when it fails), with
- * request/reply, reconnects with capped full-jitter backoff, keep-alive, and the state map as
- * `[old, new]` pairs.
+ * The client both entries share (Sente's `make-channel-socket-client!`): one channel to the
+ * server, with request/reply, reconnects with capped full-jitter backoff, keep-alive, and the
+ * state map as `[old, new]` pairs.
  *
  * This file composes the parts: the request manager (requests.ts), the connection manager
- * (connection.ts), the keep-alive (keep-alive.ts), the `auto` policy (auto-policy.ts) and the
- * transports (transports/), and keeps the state map.
+ * (connection.ts), the keep-alive (keep-alive.ts), and keeps the state map. What only some apps
+ * need comes in as `ClientFeatures` from the entry (issue 10): `@sente-rx/client` (full-client.ts)
+ * passes the Ajax transport, the `auto` policy, recovery and server→client requests;
+ * `@sente-rx/client/ws` (ws.ts) passes WebSocket only, so a bundler leaves the rest out.
  */
 import {
   assertEvent,
@@ -18,6 +19,7 @@ import {
   type EventContract,
   type EventId,
   fullJitterBackoff,
+  type Logger,
   initialState,
   isReservedId,
   jsonPacker,
@@ -44,17 +46,15 @@ import {
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
-import { asyncScheduler, EMPTY, Observable, type Subscription, throwError } from 'rxjs';
+import { EMPTY, Observable, type SchedulerLike, type Subscription, throwError } from 'rxjs';
 import { firstSubscriberHub, valueHub } from './hub.js';
-import { type AutoState, autoStep, initialAutoState } from './auto-policy.js';
+import type { AutoInput } from './auto-policy.js';
 import { type Connection, createConnection } from './connection.js';
-import { defaultStorage, fallbackMemory } from './fallback-storage.js';
 import { keepAlive } from './keep-alive.js';
 import { rateLimitedWarn } from './log-limit.js';
-import { createRecoveryTracker } from './recovery.js';
+import type { RecoveryTracker } from './recovery.js';
 import { closedError, createRequests, requestError } from './requests.js';
-import { createServerRequests, SERVER_REQUEST_ID } from './server-requests.js';
-import { builtInTransports } from './transports/built-in.js';
+import { SERVER_REQUEST_ID, type ServerRequestOutcome, type ServerRequestsConfig } from './server-requests.js';
 import type {
   ChannelSocketClient,
   ClientEventMsg,
@@ -64,7 +64,36 @@ import type {
   CsrfToken,
   Transport,
   TransportEvent,
+  TransportFactory,
 } from './types.js';
+
+/** `auto` for one client: which transport to use next, and what a connection's fate means for it. */
+export interface AutoDriver {
+  readonly useAjax: boolean;
+  /** Feeds the policy (it may remember a fallback); true: fall back to Ajax now. */
+  feed(input: AutoInput): boolean;
+}
+
+/** What an entry puts into the shared client (issue 10): what it leaves out never reaches its bundle. */
+export interface ClientFeatures {
+  /** The scheduler without `opts.scheduler`. */
+  readonly scheduler: SchedulerLike;
+  /** The values `type` accepts; the first is the default. */
+  readonly types: readonly RequestedType[];
+  /** `types` for an error message: "'auto', 'ws' or 'ajax'". */
+  readonly typeNames: string;
+  /** The built-in transports for `requested` (checks the options; throws TypeError). */
+  readonly transports: (path: string, requested: RequestedType, opts: ClientOptions) => { factory: TransportFactory; wsAvailable: boolean };
+  /** `auto` (only asked for when `types` has it). */
+  readonly auto?: (path: string, opts: ClientOptions, wsAvailable: boolean, flakyWindowMs: number) => AutoDriver;
+  /**
+   * Recovery (PROTOCOL.md §11). Both entries have it: a client without it would have to leave
+   * `pos` out of its URLs, and `TransportContext.position` has no value that says so.
+   */
+  readonly recovery: (logger: Logger) => RecoveryTracker;
+  /** Server→client requests (PROTOCOL.md §9): what to do with one `chsk/req` entry. */
+  readonly serverRequests: (cfg: ServerRequestsConfig) => (data: unknown) => ServerRequestOutcome;
+}
 
 const SENT = { kind: 'sent' } as const;
 const BROKEN = { kind: 'broken' } as const;
@@ -72,24 +101,21 @@ const BROKEN = { kind: 'broken' } as const;
 /** Sente's client receive buffer: `(async/sliding-buffer 2048)`. */
 export const DEFAULT_RECV_BUFFER_SIZE = 2_048;
 
-/**
- * Creates a channel socket client. `csrfToken` is the server's token for this session (a string,
- * or a function re-read on every connect and send); `null` when the server skips the check.
- * With `events` (a `defineEvents` contract) `send`, `recv$` and the replies are typed by it and
- * what the server sends is validated (see `ClientOptions.events`).
- */
-export function createChannelSocketClient<C extends EventContract = UntypedContract>(
+/** `createChannelSocketClient` of both entries, with the entry's features. */
+export function createClient<C extends EventContract = UntypedContract>(
   path: string,
   csrfToken: CsrfToken,
-  opts: ClientOptions & { readonly events?: C } = {},
+  opts: ClientOptions & { readonly events?: C },
+  features: ClientFeatures,
 ): ChannelSocketClient<C> & { readonly pendingRequests: number } {
-  const requested: RequestedType = opts.type ?? 'auto';
-  if (!['auto', 'ws', 'ajax'].includes(requested)) throw new TypeError(`type must be 'auto', 'ws' or 'ajax', got ${String(requested)}`);
+  const types = features.types;
+  const requested: RequestedType = opts.type ?? (types[0] as RequestedType);
+  if (!types.includes(requested)) throw new TypeError(`type must be ${features.typeNames}, got ${String(requested)}`);
   const clientId = opts.clientId ?? randomUuid();
   if (clientId === '') throw new TypeError('clientId must not be empty');
   const packer = opts.packer ?? jsonPacker;
   const logger = opts.logger ?? consoleLogger;
-  const scheduler = opts.scheduler ?? asyncScheduler;
+  const scheduler = opts.scheduler ?? features.scheduler;
   const keepAliveMs = opts.wsKeepAliveMs ?? 20_000; // 20 s
   const pingTimeoutMs = opts.wsPingTimeoutMs ?? 5_000; // 5 s
   const flakyWindowMs = opts.wsFlakyWindowMs ?? 5_000; // 5 s
@@ -98,7 +124,6 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   if (!(stableMs >= 0 && Number.isFinite(stableMs))) throw new TypeError(`stableMs must be a finite number >= 0, got ${String(stableMs)}`);
   if (!(maxBufferedBytes > 0)) throw new TypeError(`maxBufferedBytes must be > 0, got ${String(maxBufferedBytes)}`);
   const wrap = opts.wrapRecvEvs === true;
-  const fallback = fallbackMemory(opts.storage === undefined ? defaultStorage() : opts.storage, path);
   const now = (): number => scheduler.now();
   const contract: EventContract | undefined = opts.events;
   /** The contract to validate what the server sends against: none without one, or when the server is trusted. */
@@ -109,9 +134,9 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     return t === null || t === undefined || t === '' ? undefined : t;
   };
   const custom = opts.transport;
-  const { factory, wsAvailable } = custom === undefined ? builtInTransports(path, requested, opts) : { factory: custom, wsAvailable: true };
+  const { factory, wsAvailable } = custom === undefined ? features.transports(path, requested, opts) : { factory: custom, wsAvailable: true };
   /** `auto` only. */
-  let auto: AutoState | null = requested === 'auto' ? initialAutoState(!wsAvailable || fallback.remembered()) : null;
+  const auto: AutoDriver | null = requested === 'auto' && features.auto !== undefined ? features.auto(path, opts, wsAvailable, flakyWindowMs) : null;
   if (keepAliveMs < 0 || pingTimeoutMs < 0) throw new TypeError('wsKeepAliveMs and wsPingTimeoutMs must be >= 0');
 
   // Untyped inside; the contract's types hold for what leaves because of the validation below.
@@ -124,7 +149,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   const state = (): ChskState => state$.value[1];
   const requests = createRequests(scheduler, logger);
   const warnLimited = rateLimitedWarn(logger, scheduler);
-  const recovery = createRecoveryTracker(logger);
+  const recovery = features.recovery(logger);
   let keepAliveSub: Subscription | null = null;
   let lastComms = 0;
   let everHandshaken = false;
@@ -156,14 +181,8 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
     recv.next(reply === undefined ? { event, id: event[0], data: event[1], send } : { event, id: event[0], data: event[1], send, reply });
   const closed = (reason: CloseReason): void => setState(onClosed(state(), reason, now()));
 
-  /** Feeds the `auto` policy; acts on its storage decision and returns whether to fall back now. */
-  const autoFeed = (input: Parameters<typeof autoStep>[1]): boolean => {
-    if (auto === null) return false;
-    const step = autoStep(auto, input, flakyWindowMs);
-    auto = step.state;
-    if (step.remember !== undefined) fallback.remember(step.remember);
-    return step.downgrade;
-  };
+  /** Feeds the `auto` policy; returns whether to fall back now. */
+  const autoFeed = (input: AutoInput): boolean => auto?.feed(input) === true;
 
   // ---- connecting ------------------------------------------------------------------------------
 
@@ -244,7 +263,7 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   };
 
   /** Replies to server requests go out on whatever connection is current when the app answers. */
-  const serverRequest = createServerRequests({
+  const serverRequest = features.serverRequests({
     contract,
     trust: checking === undefined,
     logger,

@@ -1,10 +1,12 @@
 // @sente-rx/client: the channel socket client for browsers and Node.
-export { createChannelSocketClient, DEFAULT_RECV_BUFFER_SIZE } from './client.js';
+export { DEFAULT_RECV_BUFFER_SIZE } from './client.js';
+export { createChannelSocketClient } from './full-client.js';
 export { startClientChskRouter, type ClientChskHandlers, type ClientChskRouterOptions } from './router.js';
 export type {
   ChannelSocketClient,
   ClientEventMsg,
   ClientOptions,
+  WsClientOptions,
   ClientSendFn,
   ClientSendOptions,
   CsrfToken,

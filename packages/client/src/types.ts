@@ -283,3 +283,19 @@ export interface TransportContext {
 
 /** Builds one transport per connection attempt. */
 export type TransportFactory = (ctx: TransportContext) => Transport;
+
+/**
+ * The options of `@sente-rx/client/ws`: those of `@sente-rx/client` for a WebSocket-only client.
+ * `type` can only be 'ws' (the default); the Ajax and `auto` options (`ajaxTimeoutMs`,
+ * `wsFlakyWindowMs`, `storage`) do nothing there. Another transport can still come in through
+ * `transport`.
+ */
+export interface WsClientOptions extends Omit<ClientOptions, 'type' | 'scheduler'> {
+  /** @default 'ws' (the only value) */
+  readonly type?: 'ws';
+  /**
+   * Drives every timer and clock read; inject a TestScheduler for virtual time.
+   * @default `Date.now()` and `setTimeout` (what asyncScheduler does, without its classes in the bundle)
+   */
+  readonly scheduler?: SchedulerLike;
+}

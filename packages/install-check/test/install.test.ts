@@ -191,6 +191,7 @@ describe('a fresh app on rxjs 7.8.1', () => {
         uid: `user-${type}`,
         reply: { echoed: { n: 1 }, uid: `user-${type}`, transport: type },
       })),
+      wsOnly: { type: 'ws', stateIsAppObservable: true, openType: 'ws', uid: 'user-ws', reply: { echoed: { n: 1 }, uid: 'user-ws', transport: 'ws' } },
     });
   }, 3 * MINUTES);
 });

@@ -1,13 +1,20 @@
-/** The built-in transport factory: WebSocket and Ajax long-polling over the options' URL. */
+/**
+ * The built-in transport factory: WebSocket and Ajax long-polling over the options' URL. The Ajax
+ * transport is passed in (the full entry does; `@sente-rx/client/ws` does not, so its bundle has
+ * none) rather than imported here.
+ */
 import { Header, Query, type RequestedType } from '@sente-rx/core';
 import type { SchedulerLike } from 'rxjs';
 import type { ClientOptions, FetchLike, TransportFactory, WebSocketConstructor } from '../types.js';
 import { channelUrl, withQuery } from '../url.js';
-import { ajaxTransport } from './ajax.js';
+import type { ajaxTransport } from './ajax.js';
 import { webSocketTransport } from './websocket.js';
 
+/** What builds the Ajax transport: `ajaxTransport`, or nothing (WebSocket only). */
+export type AjaxMaker = typeof ajaxTransport;
+
 /** Checks the options for `requested` (throws TypeError when WebSocket or fetch is missing) and returns the factory. */
-export function builtInTransports(path: string, requested: RequestedType, opts: ClientOptions): { factory: TransportFactory; wsAvailable: boolean } {
+export function builtInTransports(path: string, requested: RequestedType, opts: ClientOptions, makeAjax?: AjaxMaker): { factory: TransportFactory; wsAvailable: boolean } {
   const WebSocket = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   const f = opts.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
   const fetchFn: FetchLike | undefined = f === undefined ? undefined : (opts.fetch ?? ((input, init) => f(input, init)));
@@ -35,8 +42,8 @@ export function builtInTransports(path: string, requested: RequestedType, opts: 
       const t = ctx.csrfToken();
       return { ...opts.headers, ...(t === undefined ? {} : { [Header.CSRF_TOKEN_OUT]: t }) };
     };
-    if (ctx.type === 'ajax' && fetchFn !== undefined) {
-      return ajaxTransport({
+    if (ctx.type === 'ajax' && fetchFn !== undefined && makeAjax !== undefined) {
+      return makeAjax({
         ...ctx,
         url: (q) => own(ajaxBase, { ...q, [Query.POS]: ctx.position() }),
         fetch: fetchFn,
