@@ -83,6 +83,16 @@ export function childFdLimit(): number {
 export interface SpawnOptions {
   readonly core: number | undefined;
   readonly exposeGc?: boolean;
+  /** Extra `node` flags (V8's included), before the script. */
+  readonly nodeFlags?: readonly string[];
+}
+
+/**
+ * SENTE_BENCH_LOADER_NODE_FLAGS: `node` flags for every load-generator process, space-separated,
+ * e.g. `--no-allocation-site-pretenuring` (the paced fan-out note in the bench README).
+ */
+export function loaderNodeFlags(): readonly string[] {
+  return (process.env['SENTE_BENCH_LOADER_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
 }
 
 type Listener = (ev: ChildEvent) => void;
@@ -102,7 +112,7 @@ export class Child {
     config: unknown,
     options: SpawnOptions,
   ) {
-    const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), script, JSON.stringify(config)];
+    const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...(options.nodeFlags ?? []), script, JSON.stringify(config)];
     let cmd = process.execPath;
     let args = nodeArgs;
     if (options.core !== undefined) {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { BenchConfig, ConnRateConfig, IdleConfig, LatencyConfig, PresenceConfig, PushConfig, ReqRepConfig } from './config.js';
 import { Histogram } from './histogram.js';
 import type { MetricKey } from './metrics.js';
-import { Child, childFdLimit, machineBusyUs, type Pinning } from './procs.js';
+import { Child, childFdLimit, loaderNodeFlags, machineBusyUs, type Pinning } from './procs.js';
 import { SENTE_FLUSH, SENTE_WIRE, type ClientKind, type ConnectResult, type Impl, type LoaderMark, type MemorySample, type PushStartArgs, type PushStopResult, type ServerMark, type Transport } from './types.js';
 
 export interface Check {
@@ -70,7 +70,7 @@ async function withSession<T>(env: Env, impl: Impl, transport: Transport, fn: (s
     const server = new Child(`${impl} server`, script('server'), serverConfig, { core: env.pinning.server, exposeGc: true });
     children.push(server);
     const loaders = Array.from({ length: options.loaders ?? env.config.loaders }, (_, i) => {
-      const child = new Child(`${impl} loader ${i}`, script('loader'), { transport, kind }, { core: env.pinning.load });
+      const child = new Child(`${impl} loader ${i}`, script('loader'), { transport, kind }, { core: env.pinning.load, nodeFlags: loaderNodeFlags() });
       children.push(child);
       return child;
     });

@@ -49,14 +49,26 @@ export interface Connection {
 
 const defaultBackoff = fullJitterBackoff();
 
-export function createConnection(cfg: ConnectionConfig): Connection {
-  let transport: Transport | null = null;
-  let events: Subscription | null = null;
-  let attempt = 0;
-  let pendingRetry: Subscription | null = null;
-  let stableTimer: Subscription | null = null;
+/**
+ * A class, not an object literal: a literal with a getter made of a closure (`current`) is a
+ * dictionary-mode object in V8, and `current` is read on every send and every reply.
+ */
+class ConnectionManager implements Connection {
+  stopped = false;
+  private transport: Transport | null = null;
+  private events: Subscription | null = null;
+  private attempt = 0;
+  private pendingRetry: Subscription | null = null;
+  private stableTimer: Subscription | null = null;
 
-  const delayFor = (n: number): number | 'stop' => {
+  constructor(private readonly cfg: ConnectionConfig) {}
+
+  get current(): Transport | null {
+    return this.stopped ? null : this.transport;
+  }
+
+  private delayFor(n: number): number | 'stop' {
+    const cfg = this.cfg;
     let value: unknown;
     try {
       value = cfg.backoff(n);
@@ -75,58 +87,61 @@ export function createConnection(cfg: ConnectionConfig): Connection {
         if (d.clamped === true) cfg.logger.warn('sente-rx: backoffMs returned more than 2^31 - 1 ms; waiting that long instead', { attempt: n });
         return d.ms;
     }
-  };
+  }
 
-  const c: Connection = {
-    stopped: false,
-    get current() {
-      return c.stopped ? null : transport;
-    },
-    connect() {
-      c.cancelRetry();
-      if (c.stopped) return;
-      const t = cfg.make();
-      transport = t;
-      events = t.events.subscribe((ev) => cfg.onEvent(t, ev));
-      t.connect();
-    },
-    opened() {
-      stableTimer?.unsubscribe();
-      stableTimer = cfg.scheduler.schedule(() => {
-        stableTimer = null;
-        attempt = 0;
-      }, cfg.stableMs);
-    },
-    drop(stop) {
-      stableTimer?.unsubscribe();
-      stableTimer = null;
-      const t = transport;
-      transport = null;
-      events?.unsubscribe();
-      events = null;
-      if (stop !== undefined) t?.stop(stop.code, stop.reason);
-    },
-    resetBackoff() {
-      attempt = 0;
-    },
-    retry() {
-      if (c.stopped) return undefined;
-      const delay = delayFor(++attempt);
-      if (delay === 'stop') return undefined;
-      if (delay === 0) {
-        c.connect();
-        return undefined;
-      }
-      pendingRetry = cfg.scheduler.schedule(() => {
-        pendingRetry = null;
-        c.connect();
-      }, delay);
-      return cfg.scheduler.now() + delay;
-    },
-    cancelRetry() {
-      pendingRetry?.unsubscribe();
-      pendingRetry = null;
-    },
-  };
-  return c;
+  connect(): void {
+    this.cancelRetry();
+    if (this.stopped) return;
+    const t = this.cfg.make();
+    this.transport = t;
+    const onEvent = this.cfg.onEvent;
+    this.events = t.events.subscribe((ev) => onEvent(t, ev));
+    t.connect();
+  }
+
+  opened(): void {
+    this.stableTimer?.unsubscribe();
+    this.stableTimer = this.cfg.scheduler.schedule(() => {
+      this.stableTimer = null;
+      this.attempt = 0;
+    }, this.cfg.stableMs);
+  }
+
+  drop(stop?: { code: number; reason: string }): void {
+    this.stableTimer?.unsubscribe();
+    this.stableTimer = null;
+    const t = this.transport;
+    this.transport = null;
+    this.events?.unsubscribe();
+    this.events = null;
+    if (stop !== undefined) t?.stop(stop.code, stop.reason);
+  }
+
+  resetBackoff(): void {
+    this.attempt = 0;
+  }
+
+  retry(): number | undefined {
+    if (this.stopped) return undefined;
+    const delay = this.delayFor(++this.attempt);
+    if (delay === 'stop') return undefined;
+    if (delay === 0) {
+      this.connect();
+      return undefined;
+    }
+    this.pendingRetry = this.cfg.scheduler.schedule(() => {
+      this.pendingRetry = null;
+      this.connect();
+    }, delay);
+    return this.cfg.scheduler.now() + delay;
+  }
+
+  cancelRetry(): void {
+    this.pendingRetry?.unsubscribe();
+    this.pendingRetry = null;
+  }
+}
+
+export function createConnection(cfg: ConnectionConfig): Connection {
+  return new ConnectionManager(cfg);
 }

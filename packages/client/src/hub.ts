@@ -13,8 +13,12 @@ export interface Hub<T> {
   asObservable(): Observable<T>;
 }
 
-/** `onSubscribe` runs first for every subscriber, also after `complete` (`done` says so). */
-function makeHub<T>(onSubscribe?: (s: Subscriber<T>, done: boolean) => void): Hub<T> & { readonly observable: Observable<T>; readonly done: boolean } {
+/**
+ * `onSubscribe` runs first for every subscriber, also after `complete` (`done` says so). No
+ * getters on the hubs' objects: V8 keeps an object literal with a closure getter in dictionary
+ * mode, and `next` is called on every message.
+ */
+function makeHub<T>(onSubscribe?: (s: Subscriber<T>, done: boolean) => void): Hub<T> & { readonly observable: Observable<T>; isDone(): boolean } {
   let subs: readonly Subscriber<T>[] = [];
   let done = false;
   const observable = new Observable<T>((s) => {
@@ -30,9 +34,7 @@ function makeHub<T>(onSubscribe?: (s: Subscriber<T>, done: boolean) => void): Hu
   });
   return {
     observable,
-    get done() {
-      return done;
-    },
+    isDone: () => done,
     // Copy-on-write: an emission walks the list as it was when it began.
     next(value) {
       if (done) return;
@@ -58,18 +60,18 @@ export function valueHub<T>(initial: T): Hub<T> & { readonly value: T; readonly 
   const h = makeHub<T>((s, done) => done || s.next(value));
   const getValue = (): T => value;
   const ro = Object.defineProperty(Object.assign(h.observable, { getValue }), 'value', { get: getValue, enumerable: true }) as ReadonlyBehaviorSubject<T>;
-  return {
-    next(v) {
+  const vh = {
+    next(v: T) {
       value = v;
+      vh.value = v;
       h.next(v);
     },
     complete: h.complete,
     asObservable: h.asObservable,
-    get value() {
-      return value;
-    },
+    value,
     readonly: ro,
   };
+  return vh;
 }
 
 /**
@@ -93,7 +95,7 @@ export function firstSubscriberHub<T>(max: number, onDrop: (droppedSoFar: number
   return {
     next(value) {
       if (kept === null) h.next(value);
-      else if (!h.done) {
+      else if (!h.isDone()) {
         kept.push(value);
         if (kept.length > max) {
           kept.shift();

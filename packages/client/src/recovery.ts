@@ -53,17 +53,15 @@ export function createRecoveryTracker(logger: Logger): RecoveryTracker {
     return true;
   };
 
-  return {
-    get position() {
-      return position;
-    },
-    queryValue: () => positionQueryValue(position),
-    onHandshake(recovery) {
+  return new Tracker(
+    () => position,
+    () => positionQueryValue(position),
+    (recovery) => {
       if (recovery === undefined) return undefined;
       position = recovery.position;
       return recovery.recovered;
     },
-    filter(events) {
+    (events) => {
       const batch = readPositionMarker(events);
       if (batch === undefined) return events;
       if ('malformed' in batch) {
@@ -80,5 +78,18 @@ export function createRecoveryTracker(logger: Logger): RecoveryTracker {
       if (dropped > 0) logger.debug('sente-rx: dropped events already received (replay and live delivery overlapped)', { dropped });
       return out;
     },
-  };
+  );
+}
+
+/** A class, so `position` is a getter on the prototype: V8 keeps an object literal with a closure getter in dictionary mode, and `filter` runs on every push batch. */
+class Tracker implements RecoveryTracker {
+  constructor(
+    private readonly current: () => Position | undefined,
+    readonly queryValue: RecoveryTracker['queryValue'],
+    readonly onHandshake: RecoveryTracker['onHandshake'],
+    readonly filter: RecoveryTracker['filter'],
+  ) {}
+  get position(): Position | undefined {
+    return this.current();
+  }
 }

@@ -4,7 +4,7 @@
  * the event to the network.
  */
 import { ChskError, type ChskErrorCode, describeIssues, isReplyErrorValue, type Logger, ReservedId, sanitizeIssues, type ValidationIssue } from '@sente-rx/core';
-import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 
 const MESSAGES = {
   'chsk/timeout': 'no reply within timeoutMs',
@@ -28,11 +28,27 @@ const WAITING = 0;
 const REPLIED = 1;
 const FAILED = 2;
 
+const deliver = (sub: Subscriber<unknown>, p: Pending): void => {
+  if (p.state === REPLIED) {
+    sub.next(p.value);
+    sub.complete();
+  } else sub.error(p.value);
+};
+
+/** What a `Pending` needs of the manager that made it, when a subscriber comes or leaves. */
+interface Table {
+  readonly pending: () => ReadonlyMap<string, Pending>;
+  readonly leave: (p: Pending, sub: Subscriber<unknown>) => void;
+}
+
 /**
- * One request, and who waits for it. The outcome lives on the entry itself (no outcome object, no
- * subscriber array for the usual single subscriber): a reply costs no allocation here.
+ * One request, who waits for it, and the Observable `send` returns for it: the entry is the
+ * Observable (its subscribe function is shared, `this` being the entry), so a request allocates
+ * no Observable and no subscribe closure of its own. The outcome lives on the entry itself (no
+ * outcome object, no subscriber array for the usual single subscriber): a reply costs no
+ * allocation here.
  */
-class Pending {
+class Pending extends Observable<unknown> {
   /** `WAITING`, then `REPLIED` (value: the reply) or `FAILED` (value: the ChskError); what a later subscriber gets. */
   state = WAITING;
   value: unknown = undefined;
@@ -42,18 +58,31 @@ class Pending {
   /** The validation issues the server sent for this request (`chsk/issues`), for its `chsk/error` reply. */
   issues: readonly ValidationIssue[] | undefined = undefined;
   constructor(
+    readonly table: Table,
     readonly cbId: string,
     /** When it times out (scheduler ms). */
     readonly due: number,
-  ) {}
+  ) {
+    super(subscribePending);
+  }
 }
 
-const deliver = (sub: Subscriber<unknown>, p: Pending): void => {
-  if (p.state === REPLIED) {
-    sub.next(p.value);
-    sub.complete();
-  } else sub.error(p.value);
-};
+/** The subscribe function of every `Pending`; RxJS calls it with `this` the Observable subscribed to. */
+function subscribePending(this: Observable<unknown>, subscriber: Subscriber<unknown>): TeardownLogic {
+  const p = this as Pending;
+  if (p.state !== WAITING) {
+    deliver(subscriber, p);
+    return undefined;
+  }
+  if (p.table.pending().get(p.cbId) !== p) {
+    // every earlier subscriber left before the outcome, which dropped the request
+    subscriber.error(closedError());
+    return undefined;
+  }
+  if (p.first === null && p.more === null) p.first = subscriber;
+  else (p.more ??= []).push(subscriber);
+  return () => p.table.leave(p, subscriber);
+}
 
 /** A request `open` registered: its cbId, to send it under. */
 export interface OpenRequest {
@@ -154,43 +183,27 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
     }
     if (p.first === null && (p.more === null || p.more.length === 0) && pending.get(p.cbId) === p) pending.delete(p.cbId);
   };
-  const observe = (p: Pending): Observable<unknown> =>
-    new Observable<unknown>((subscriber) => {
-      if (p.state !== WAITING) {
-        deliver(subscriber, p);
-        return undefined;
-      }
-      if (pending.get(p.cbId) !== p) {
-        // every earlier subscriber left before the outcome, which dropped the request
-        subscriber.error(closedError());
-        return undefined;
-      }
-      if (p.first === null && p.more === null) p.first = subscriber;
-      else (p.more ??= []).push(subscriber);
-      return () => leave(p, subscriber);
-    });
+  const table: Table = { pending: () => pending, leave };
 
   const open = (timeoutMs: number): Pending => {
-    const p = new Pending((++seq).toString(36), scheduler.now() + timeoutMs);
+    const p = new Pending(table, (++seq).toString(36), scheduler.now() + timeoutMs);
     pending.set(p.cbId, p);
     arm(p.due);
     return p;
   };
 
-  return {
-    get size() {
-      return pending.size;
-    },
+  return new RequestTable(
+    () => pending.size,
     settle,
     noteIssues,
     open,
-    outcome: (req) => observe(req as Pending),
-    request(send, timeoutMs) {
+    (req) => req as Pending,
+    (send, timeoutMs) => {
       const p = open(timeoutMs);
       if (!send(p.cbId)) settle(p.cbId, 'chsk/error');
-      return observe(p);
+      return p;
     },
-    failAll() {
+    () => {
       const all = pending;
       pending = new Map();
       sweep?.unsubscribe();
@@ -199,5 +212,25 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       const err = closedError();
       for (const p of all.values()) finish(p, FAILED, err);
     },
-  };
+  );
+}
+
+/**
+ * The manager's face: a class, so `size` is a getter on the prototype. An object literal with a
+ * closure getter is a dictionary-mode object in V8, and `open` and `settle` are looked up on it
+ * for every request and every reply.
+ */
+class RequestTable implements Requests {
+  constructor(
+    private readonly count: () => number,
+    readonly settle: Requests['settle'],
+    readonly noteIssues: Requests['noteIssues'],
+    readonly open: Requests['open'],
+    readonly outcome: Requests['outcome'],
+    readonly request: Requests['request'],
+    readonly failAll: Requests['failAll'],
+  ) {}
+  get size(): number {
+    return this.count();
+  }
 }

@@ -170,6 +170,12 @@ export function replyCbId(x: unknown): CbId | undefined {
   return typeof cbId === 'string' && cbId.length > 0 && cbId.length <= MAX_CB_ID_LENGTH ? cbId : undefined;
 }
 
+/** A batch's entries as events; the unpacked array itself when every entry is one already (the usual case: no copy per push). */
+function asEvents(payload: readonly unknown[]): readonly ChskEvent[] {
+  for (const x of payload) if (!isEvent(x)) return payload.map(asEvent);
+  return payload as readonly ChskEvent[];
+}
+
 /**
  * Classifies a message pushed by the server (a WebSocket frame, or an Ajax poll response).
  * Malformed events inside a batch become `['chsk/bad-event', x]`, as Sente's `as-event`.
@@ -194,7 +200,7 @@ export function parseServerMessage(x: unknown): Parsed<ServerMessage> {
       const value = { kind: 'handshake', uid: uidFromWire(hs[0]), handshakeData: hs[2] ?? null, first: hs[3] === true } as const;
       return { ok: true, value: recovery === undefined ? value : { ...value, recovery } };
     }
-    return { ok: true, value: { kind: 'batch', events: payload.map(asEvent) } };
+    return { ok: true, value: { kind: 'batch', events: asEvents(payload) } };
   }
   return fail(`unknown server payload ${preview(payload, 80)}`);
 }
