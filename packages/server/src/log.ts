@@ -100,6 +100,8 @@ interface Stored extends StoredEvent {
 /** One stream: a bounded array used as a queue (`start` is the first live index). */
 class Stream {
   seq = 0;
+  /** Its log's epoch, made once (it goes with every appended event). */
+  epoch: string | undefined;
   touched = 0;
   events: Stored[] = [];
   start = 0;
@@ -186,6 +188,14 @@ export class MemoryLog {
   // Insertion order = last-touch order (re-inserted on touch), so expiry pops from the front.
   readonly #byTouch = new Map<Uid, Stream>();
   readonly #byAppend = new Map<Uid, Stream>();
+  /**
+   * Until when nothing in #byAppend (#byTouch) expires: the front's time plus the bound, as the last
+   * scan found it (a front moved to the back since is followed by later ones). #expire skips the
+   * scan until then (issue 10): reaching the front of a Map that is re-inserted into on every
+   * append walks past its deleted entries, O(uids) per call.
+   */
+  #appendsLiveUntil = -Infinity;
+  #touchesLiveUntil = -Infinity;
 
   constructor(bounds: LogBounds) {
     this.#bounds = bounds;
@@ -193,17 +203,29 @@ export class MemoryLog {
 
   #expire(now: number): void {
     const b = this.#bounds;
-    for (const [uid, s] of this.#byAppend) {
-      const last = s.events[s.events.length - 1];
-      if (last !== undefined && last.at + b.maxAgeMs >= now) break;
-      s.events = [];
-      s.start = 0;
-      this.#byAppend.delete(uid);
+    if (now > this.#appendsLiveUntil) {
+      this.#appendsLiveUntil = now + b.maxAgeMs; // with nothing left, nothing appended from now on expires sooner
+      for (const [uid, s] of this.#byAppend) {
+        const last = s.events[s.events.length - 1];
+        if (last !== undefined && last.at + b.maxAgeMs >= now) {
+          this.#appendsLiveUntil = last.at + b.maxAgeMs;
+          break;
+        }
+        s.events = [];
+        s.start = 0;
+        this.#byAppend.delete(uid);
+      }
     }
-    for (const [uid, s] of this.#byTouch) {
-      if (s.touched + b.metaTtlMs >= now) break;
-      this.#byTouch.delete(uid);
-      this.#byAppend.delete(uid);
+    if (now > this.#touchesLiveUntil) {
+      this.#touchesLiveUntil = now + b.metaTtlMs;
+      for (const [uid, s] of this.#byTouch) {
+        if (s.touched + b.metaTtlMs >= now) {
+          this.#touchesLiveUntil = s.touched + b.metaTtlMs;
+          break;
+        }
+        this.#byTouch.delete(uid);
+        this.#byAppend.delete(uid);
+      }
     }
     this.#broadcast.expireBefore(now - b.maxAgeMs);
   }
@@ -218,7 +240,7 @@ export class MemoryLog {
   }
 
   #epochOf(s: Stream): string {
-    return `${this.#epochBase}.${s.gen}`;
+    return (s.epoch ??= `${this.#epochBase}.${s.gen}`);
   }
 
   /** Appends `events` for `target` at time `now`; returns them with their positions. */
@@ -260,5 +282,6 @@ export class MemoryLog {
   clear(): void {
     this.#byTouch.clear();
     this.#byAppend.clear();
+    this.#appendsLiveUntil = this.#touchesLiveUntil = -Infinity;
   }
 }

@@ -3,9 +3,9 @@
  * connected uids (presence) derived from them.
  */
 import type { Position, Uid } from '@sente-rx/core';
-import { type Subscription, timer } from 'rxjs';
 import type { Broker } from './broker.js';
 import type { ServerChan, SharedContext } from './channel.js';
+import { Deadline, DeadlineQueue } from './deadlines.js';
 import type { Buffered } from './outbox.js';
 import type { RequestInfo } from './types.js';
 
@@ -24,7 +24,8 @@ export class Conn {
   epoch: string | null = null;
   /** Ajax recovery: the position this node's answers brought the client to (`null`: unknown, the next poll reads the log). */
   lpPos: Position | null = null;
-  graceTimer: Subscription | null = null;
+  /** Its grace period, pending between channels (one action serves every connection's: deadlines.ts). */
+  readonly grace = new Deadline<Conn>(this);
 
   constructor(
     readonly type: ConnType,
@@ -52,11 +53,18 @@ export class Registry {
   /** Uids with a connection here, as the broker knows them. */
   private readonly held = new Map<Uid, Held>();
   private readonly left = new Map<Uid, Conn>();
+  private readonly graces: DeadlineQueue<Conn>;
 
   constructor(
     private readonly ctx: SharedContext,
     private readonly broker: Broker,
-  ) {}
+  ) {
+    this.graces = new DeadlineQueue(
+      ctx.scheduler,
+      (conn) => this.graceEnded(conn),
+      (err) => ctx.logger.error('sente-rx: ending a grace period threw', { err }),
+    );
+  }
 
   get(type: ConnType, uid: Uid, clientId: string): Conn | undefined {
     return this.conns[type].get(uid)?.get(clientId);
@@ -88,32 +96,31 @@ export class Registry {
   }
 
   stopGrace(conn: Conn): void {
-    conn.graceTimer?.unsubscribe();
-    conn.graceTimer = null;
+    this.graces.cancel(conn.grace);
   }
 
   /** After the grace period with no new channel, the client is gone (Sente §4.7). */
   startGrace(conn: Conn): void {
     if (this.ctx.closing) return;
-    conn.graceTimer?.unsubscribe();
-    conn.graceTimer = timer(this.ctx.options.reconnectGraceMs[conn.type], this.ctx.scheduler).subscribe(() => {
-      conn.graceTimer = null;
-      const byClient = this.conns[conn.type].get(conn.uid);
-      if (byClient?.get(conn.clientId) !== conn || conn.ch !== null) return;
-      byClient.delete(conn.clientId);
-      if (byClient.size === 0) this.conns[conn.type].delete(conn.uid);
-      if (!this.conns.ws.has(conn.uid) && !this.conns.ajax.has(conn.uid)) this.broker.interest?.(conn.uid, false);
-      if (!this.holds(conn.uid, conn.clientId)) this.ctx.clientGone(conn.uid, conn.clientId);
-      if (conn.pending !== null) {
-        // A recovery client loses nothing here: the log holds these for its return (on any node).
-        this.ctx.logger[conn.epoch === null ? 'warn' : 'debug']('sente-rx: dropped events for a client that did not come back within the grace period', {
-          clientId: conn.clientId,
-          uid: conn.uid,
-          dropped: conn.pending.length,
-        });
-      }
-      this.updatePresence(conn.uid, conn);
-    });
+    this.graces.start(conn.grace, this.ctx.options.reconnectGraceMs[conn.type]);
+  }
+
+  private graceEnded(conn: Conn): void {
+    const byClient = this.conns[conn.type].get(conn.uid);
+    if (byClient?.get(conn.clientId) !== conn || conn.ch !== null) return;
+    byClient.delete(conn.clientId);
+    if (byClient.size === 0) this.conns[conn.type].delete(conn.uid);
+    if (!this.conns.ws.has(conn.uid) && !this.conns.ajax.has(conn.uid)) this.broker.interest?.(conn.uid, false);
+    if (!this.holds(conn.uid, conn.clientId)) this.ctx.clientGone(conn.uid, conn.clientId);
+    if (conn.pending !== null) {
+      // A recovery client loses nothing here: the log holds these for its return (on any node).
+      this.ctx.logger[conn.epoch === null ? 'warn' : 'debug']('sente-rx: dropped events for a client that did not come back within the grace period', {
+        clientId: conn.clientId,
+        uid: conn.uid,
+        dropped: conn.pending.length,
+      });
+    }
+    this.updatePresence(conn.uid, conn);
   }
 
   /** Whether a client id of `uid` has a connection here, on any transport. */
@@ -162,10 +169,10 @@ export class Registry {
 
   /** Ends every channel with `code`/`reason` and forgets every connection (server close). */
   closeAll(code: number, reason: string): void {
+    this.graces.close();
     const interest = this.broker.interest === undefined ? [] : [...new Set([...this.conns.ws.keys(), ...this.conns.ajax.keys()])];
     for (const type of CONN_TYPES) {
       for (const c of this.all(type)) {
-        this.stopGrace(c);
         const ch = c.ch;
         c.ch = null; // first, so the channel's end does not start a grace period
         ch?.close(code, reason);

@@ -4,9 +4,10 @@
  * these tests state exact times and cannot be late on a loaded machine.
  */
 import { type Packed, SKIP_CSRF_CHECK } from '@sente-rx/core';
-import { createChannelSocketServer, type AjaxResponder, type RequestInfo, type RequestView, type ServerChannel, type ServerCore, type ServerOptions, type WsConnection } from '@sente-rx/server';
+import { createChannelSocketServer, inMemoryBroker, type AjaxResponder, type RequestInfo, type RequestView, type ServerChannel, type ServerCore, type ServerOptions, type WsConnection } from '@sente-rx/server';
 import { EMPTY, map, type Observable, ReplaySubject, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 interface FakeReq {
@@ -443,5 +444,223 @@ describe('server core in virtual time', () => {
     });
     // run() returns once the queue is empty: a surviving interval would never let it, a timer would move the clock
     expect(ts.now()).toBe(100);
+  });
+});
+
+/** A scheduler that counts the actions scheduled on `ts` (re-arming an action counts as one more). */
+function countingScheduler(ts: TestScheduler): { readonly scheduler: SchedulerLike; readonly count: () => number } {
+  let scheduled = 0;
+  return {
+    scheduler: {
+      now: () => ts.now(),
+      schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
+        scheduled += 1;
+        return ts.schedule(work, delay, state);
+      },
+    },
+    count: () => scheduled,
+  };
+}
+
+describe('reconnect grace periods in virtual time (issue 10: one action for all)', () => {
+  /**
+   * n Ajax clients, one per uid, handshake and hold a poll at 0; every uid is pushed to at 100 and
+   * 300 (each push answers a poll: n grace periods start), every client polls again at 200, the odd
+   * ones again at 400. Returns the actions scheduled during each phase and the uidport-close edges.
+   */
+  function answeredPolls(n: number) {
+    const ts = newScheduler();
+    const counter = countingScheduler(ts);
+    const counts: number[] = [];
+    const closes: string[] = [];
+    ts.run(() => {
+      const srv = createChannelSocketServer(coreAdapter, {
+        userId: (req: FakeReq) => req.uid,
+        csrfToken: () => SKIP_CSRF_CHECK,
+        scheduler: counter.scheduler,
+        wsKeepAliveMs: 0,
+        sendBufMs: { ajax: 0 }, // answered at once: no send window in the count
+        broker: inMemoryBroker({ scheduler: ts, presenceWindowMs: 0, recovery: false }),
+      });
+      srv.recv$.subscribe((m) => m.id === 'chsk/uidport-close' && closes.push(`${ts.now()} ${String(m.data)}`));
+      const get = (i: number, handshake: boolean): void => {
+        const a = srv.core.admit(view(`a${i}`, handshake ? '&handshake%3F=1' : ''), { uid: `u${i}` });
+        if (a.ok) a.request.ajaxGet(info('ajax'), new FakeResponse());
+      };
+      const before = counter.count();
+      for (let i = 0; i < n; i++) {
+        get(i, true);
+        get(i, false);
+      }
+      counts.push(counter.count() - before);
+      const phase = (at: number, fn: () => void): void => {
+        ts.schedule(() => {
+          const before = counter.count();
+          fn();
+          counts.push(counter.count() - before);
+        }, at);
+      };
+      const pushAll = (): void => {
+        for (let i = 0; i < n; i++) srv.send(`u${i}`, ['test/x']);
+      };
+      phase(100, pushAll);
+      phase(200, () => {
+        for (let i = 0; i < n; i++) get(i, false);
+      });
+      phase(300, pushAll);
+      phase(400, () => {
+        for (let i = 1; i < n; i += 2) get(i, false);
+      });
+      ts.schedule(() => void srv.close(), 6_000);
+    });
+    return { counts, closes, total: counter.count() };
+  }
+
+  it('n answered polls arm one action, not n; cancels arm none; the counts do not grow with n', () => {
+    const small = answeredPolls(10);
+    const large = answeredPolls(300);
+    // 0: n handshakes (each answer starts a grace period, the poll after it cancels it) and n held
+    // polls: the grace action (set for 5000) and the held polls' lpTimeoutMs action, once each;
+    // 100: n answered polls, n grace periods: none (the action is set for sooner); 200: n polls
+    // cancel them and arm the held polls' action again (the pushes emptied the held set); 300, 400: the same.
+    expect(large.counts).toEqual([2, 0, 1, 0, 1]);
+    expect(large.total).toBe(small.total);
+    // the even clients did not poll after 300: each leaves at 300 + 5000, exactly
+    expect(large.closes).toEqual(Array.from({ length: 150 }, (_, k) => `5300 u${2 * k}`));
+    expect(small.closes).toEqual(Array.from({ length: 5 }, (_, k) => `5300 u${2 * k}`));
+  });
+
+  /** One client's life: it connects at `start`, holds each session `len` ms, and is away `gap` ms after each but the last. */
+  interface Life {
+    readonly uid: number;
+    readonly transport: 'ws' | 'ajax';
+    readonly start: number;
+    readonly sessions: readonly { readonly len: number; readonly gap: number; readonly byPush: boolean }[];
+  }
+  const GRACE = { ws: 300, ajax: 500 } as const;
+  const UIDS = 6;
+  // Multiples of 10 ms, and gaps of exactly the grace period, so deadlines and reconnects share instants.
+  const life: fc.Arbitrary<Life> = fc.record({
+    uid: fc.nat({ max: UIDS - 1 }),
+    transport: fc.constantFrom('ws' as const, 'ajax' as const),
+    start: fc.nat({ max: 30 }).map((x) => x * 10),
+    sessions: fc.array(
+      fc.record({
+        len: fc.integer({ min: 1, max: 40 }).map((x) => x * 10),
+        gap: fc.oneof(fc.constant(-1), fc.integer({ min: 1, max: 100 }).map((x) => x * 10)),
+        byPush: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  });
+
+  /** The reference: when each client counts as connected, from its lifes alone (Sente §4.7). */
+  function expected(lives: readonly Life[]) {
+    const spans = lives.map((l) => {
+      const g = GRACE[l.transport];
+      const out: [number, number][] = [];
+      let from = l.start;
+      let at = l.start;
+      l.sessions.forEach((s, k) => {
+        const end = at + s.len;
+        const gap = s.gap === -1 ? g : s.gap;
+        if (k === l.sessions.length - 1 || gap > g) {
+          out.push([from, end + g]); // gone at the deadline…
+          from = end + gap; // …unless back by then (a reconnect at the deadline itself is in time)
+        }
+        at = end + gap;
+      });
+      return out;
+    });
+    const edges: string[] = [];
+    for (let u = 0; u < UIDS; u++) {
+      const mine = lives.flatMap((l, i) => (l.uid === u ? (spans[i] ?? []) : [])).sort((a, b) => a[0] - b[0]);
+      let cur: [number, number] | undefined;
+      for (const [a, b] of mine) {
+        if (cur !== undefined && a <= cur[1]) cur[1] = Math.max(cur[1], b);
+        else {
+          if (cur !== undefined) edges.push(`${cur[0]} open u${u}`, `${cur[1]} close u${u}`);
+          cur = [a, b];
+        }
+      }
+      if (cur !== undefined) edges.push(`${cur[0]} open u${u}`, `${cur[1]} close u${u}`);
+    }
+    const at = (t: number, transport?: 'ws' | 'ajax'): string[] =>
+      [...new Set(lives.flatMap((l, i) => ((transport === undefined || l.transport === transport) && (spans[i] ?? []).some(([a, b]) => a <= t && t < b) ? [`u${l.uid}`] : [])))].sort();
+    return { edges: edges.sort(), at };
+  }
+
+  it('model check: the uidport edges and connectedUids$ of many clients with interleaved reconnects are those of the reference, at the exact instants', () => {
+    fc.assert(
+      fc.property(fc.array(life, { minLength: 1, maxLength: 24 }), (lives) => {
+        const ts = newScheduler();
+        const edges: string[] = [];
+        const samples: string[] = [];
+        const want = expected(lives);
+        const wantSamples: string[] = [];
+        ts.run(() => {
+          const srv = createChannelSocketServer(coreAdapter, {
+            userId: (req: FakeReq) => req.uid,
+            csrfToken: () => SKIP_CSRF_CHECK,
+            scheduler: ts,
+            wsKeepAliveMs: 0,
+            lpTimeoutMs: 50_000, // longer than any life: a poll ends by a push or an abort only
+            sendBufMs: { ws: 0, ajax: 0 },
+            reconnectGraceMs: GRACE,
+            broker: inMemoryBroker({ scheduler: ts, presenceWindowMs: 0, recovery: false }),
+          });
+          srv.recv$.subscribe((m) => {
+            if (m.id === 'chsk/uidport-open' || m.id === 'chsk/uidport-close') edges.push(`${ts.now()} ${m.id.slice(13)} ${String(m.data)}`);
+          });
+          const admit = (i: number, uid: number, handshake: boolean) => {
+            const a = srv.core.admit(view(`k${i}`, handshake ? '&handshake%3F=1' : ''), { uid: `u${uid}` });
+            if (!a.ok) throw new Error('refused');
+            return a.request;
+          };
+          let last = 0;
+          lives.forEach((l, i) => {
+            const g = GRACE[l.transport];
+            let socket: FakeSocket | undefined;
+            let poll: FakeResponse | undefined;
+            const connect = (fresh: boolean): void => {
+              if (l.transport === 'ws') {
+                socket = new FakeSocket(ts);
+                socket.conn = admit(i, l.uid, false).wsOpen(socket, info('ws'));
+              } else {
+                if (fresh) admit(i, l.uid, true).ajaxGet(info('ajax'), new FakeResponse());
+                poll = new FakeResponse();
+                admit(i, l.uid, false).ajaxGet(info('ajax'), poll);
+              }
+            };
+            ts.schedule(() => connect(true), l.start);
+            let at = l.start;
+            l.sessions.forEach((s, k) => {
+              const end = at + s.len;
+              ts.schedule(() => {
+                if (l.transport === 'ws') socket?.close(1006);
+                else if (s.byPush) srv.send({ uid: `u${l.uid}`, clientId: `k${i}` }, ['test/x']);
+                else poll?.abort();
+              }, end);
+              const gap = s.gap === -1 ? g : s.gap;
+              if (k < l.sessions.length - 1) ts.schedule(() => connect(gap > g), end + gap);
+              at = end + gap;
+              last = Math.max(last, end + g);
+            });
+          });
+          // connectedUids$ halfway between the 10 ms instants of every change
+          for (let t = 5; t < last + 10; t += 50) {
+            ts.schedule(() => {
+              const v = srv.connectedUids$.value;
+              samples.push(`${t} ${[...v.any].sort().join(',')} ws:${[...v.ws].sort().join(',')} ajax:${[...v.ajax].sort().join(',')}`);
+            }, t);
+            wantSamples.push(`${t} ${want.at(t).join(',')} ws:${want.at(t, 'ws').join(',')} ajax:${want.at(t, 'ajax').join(',')}`);
+          }
+          ts.schedule(() => void srv.close(), last + 10);
+        });
+        expect(edges.sort()).toEqual(want.edges);
+        expect(samples).toEqual(wantSamples);
+      }),
+      { numRuns: 150, seed: 10 },
+    );
   });
 });

@@ -334,3 +334,54 @@ describe('recovery planning (examples)', () => {
     expect(() => resolveRecoveryOption({ maxAgeMs: 1.5 })).toThrow(/recovery.maxAgeMs/);
   });
 });
+
+describe('MemoryLog expiry (property against a model)', () => {
+  type LogOp = { readonly dt: number; readonly uid: number; readonly kind: 'append' | 'head' | 'history' };
+  const logOp: fc.Arbitrary<LogOp> = fc.record({
+    // steps around the bounds below, so expiries land on, just before and just after calls
+    dt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40 }), fc.constantFrom(49, 50, 51, 99, 100, 101)),
+    uid: fc.nat({ max: 11 }),
+    kind: fc.constantFrom('append' as const, 'append' as const, 'head' as const, 'history' as const),
+  });
+
+  it("many interleaved uids: a stream's generation is forgotten exactly metaTtlMs after its last touch, its events replayed exactly until maxAgeMs after their append", () => {
+    const bounds = { maxEvents: 4, maxAgeMs: 50, metaTtlMs: 100 };
+    fc.assert(
+      fc.property(fc.array(logOp, { maxLength: 120 }), (ops) => {
+        const log = new MemoryLog(bounds);
+        /** The model: per uid, the last touch, the epoch seen last, and its retained (seq, at). */
+        const model = new Map<number, { touched: number; epoch: string | undefined; seq: number; events: { seq: number; at: number }[] }>();
+        let now = 0;
+        for (const op of ops) {
+          now += op.dt;
+          const uid = `u${op.uid}`;
+          let m = model.get(op.uid);
+          const forgotten = m !== undefined && now > m.touched + bounds.metaTtlMs;
+          if (m === undefined || forgotten) model.set(op.uid, (m = { touched: now, epoch: undefined, seq: 0, events: [] }));
+          m.touched = now;
+          let epoch: string | undefined;
+          if (op.kind === 'append') {
+            const [logged] = log.append({ kind: 'uid', uid }, [['app/x', now]], now);
+            m.events.push({ seq: ++m.seq, at: now });
+            expect(logged?.seq).toBe(m.seq);
+            epoch = logged?.epoch;
+          } else if (op.kind === 'head') {
+            const p = log.head(uid, now);
+            expect(p.u).toBe(m.seq);
+            epoch = p.epoch;
+          } else {
+            const page = log.history(uid, 'c', { epoch: m.epoch ?? '', u: 0, g: 0 }, 100, now);
+            const kept = m.events.filter((e) => e.at >= now - bounds.maxAgeMs).slice(-bounds.maxEvents);
+            if (m.epoch !== undefined) expect(page.events.map((e) => e.seq)).toEqual(kept.map((e) => e.seq));
+            epoch = page.position.epoch;
+          }
+          // the same generation exactly while the model keeps the stream; a new one once forgotten
+          if (m.epoch === undefined) expect([...model.values()].filter((x) => x !== m).map((x) => x.epoch)).not.toContain(epoch);
+          else expect(epoch).toBe(m.epoch);
+          m.epoch = epoch;
+        }
+      }),
+      { numRuns: 300, seed: 10 },
+    );
+  });
+});
