@@ -47,6 +47,8 @@ interface Held {
 
 /** Uids that left this node, kept (bounded) so a late `uidport(uid, false)` still has an origin. */
 const MAX_LEFT = 10_000;
+/** How far `left` may grow past MAX_LEFT before the oldest are evicted together. */
+const LEFT_SLACK = 1_000;
 
 export class Registry {
   private readonly conns = { ws: new Map<Uid, Map<string, Conn>>(), ajax: new Map<Uid, Map<string, Conn>>() };
@@ -159,9 +161,14 @@ export class Registry {
       this.held.delete(uid);
       this.left.delete(uid);
       this.left.set(uid, conn);
-      if (this.left.size > MAX_LEFT) {
-        const oldest = this.left.keys().next();
-        if (oldest.done !== true) this.left.delete(oldest.value);
+      // Evict in batches: taking one key off the front of a Map whose front was deleted from walks
+      // past every deleted slot (about 12 µs per leave at 10,000), a batch pays that walk once.
+      if (this.left.size > MAX_LEFT + LEFT_SLACK) {
+        let drop = this.left.size - MAX_LEFT;
+        for (const key of this.left.keys()) {
+          if (drop-- <= 0) break;
+          this.left.delete(key);
+        }
       }
     }
     this.broker.localPresence(uid, { ws, ajax });
