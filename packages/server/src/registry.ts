@@ -24,8 +24,11 @@ export class Conn {
   epoch: string | null = null;
   /** Ajax recovery: the position this node's answers brought the client to (`null`: unknown, the next poll reads the log). */
   lpPos: Position | null = null;
-  /** Its grace period, pending between channels (one action serves every connection's: deadlines.ts). */
-  readonly grace = new Deadline<Conn>(this);
+  /**
+   * Its grace period, pending between channels (one action serves every connection's:
+   * deadlines.ts); made at its first grace period, so an idle WebSocket does not carry one.
+   */
+  grace: Deadline<Conn> | null = null;
 
   constructor(
     readonly type: ConnType,
@@ -98,13 +101,13 @@ export class Registry {
   }
 
   stopGrace(conn: Conn): void {
-    this.graces.cancel(conn.grace);
+    if (conn.grace !== null) this.graces.cancel(conn.grace);
   }
 
   /** After the grace period with no new channel, the client is gone (Sente §4.7). */
   startGrace(conn: Conn): void {
     if (this.ctx.closing) return;
-    this.graces.start(conn.grace, this.ctx.options.reconnectGraceMs[conn.type]);
+    this.graces.start((conn.grace ??= new Deadline(conn)), this.ctx.options.reconnectGraceMs[conn.type]);
   }
 
   private graceEnded(conn: Conn): void {
