@@ -1,24 +1,4 @@
 // @sente-rx/client: the channel socket client for browsers and Node.
-export { DEFAULT_RECV_BUFFER_SIZE } from './client.js';
 export { createChannelSocketClient } from './full-client.js';
-export { startClientChskRouter, type ClientChskHandlers, type ClientChskRouterOptions } from './router.js';
-export type {
-  ChannelSocketClient,
-  ClientEventMsg,
-  ClientOptions,
-  WsClientOptions,
-  ClientSendFn,
-  ClientSendOptions,
-  CsrfToken,
-  FetchLike,
-  ReadonlyBehaviorSubject,
-  Transport,
-  TransportContext,
-  TransportEvent,
-  TransportFactory,
-  WebSocketConstructor,
-  WebSocketLike,
-} from './types.js';
 export { AjaxCloseCode } from './transports/ajax.js';
-export { ChskError, isChskError, NIL_UID } from '@sente-rx/core';
-export type { ChskErrorCode, ChskEvent, ChskState, CloseReason, StatePair } from '@sente-rx/core';
+export * from './exports.js';

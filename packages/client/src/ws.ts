@@ -39,24 +39,4 @@ export function createChannelSocketClient<C extends EventContract = UntypedContr
   return createClient(path, csrfToken, opts, WS);
 }
 
-export { DEFAULT_RECV_BUFFER_SIZE } from './client.js';
-export { startClientChskRouter, type ClientChskHandlers, type ClientChskRouterOptions } from './router.js';
-export type {
-  ChannelSocketClient,
-  ClientEventMsg,
-  ClientOptions,
-  ClientSendFn,
-  ClientSendOptions,
-  CsrfToken,
-  FetchLike,
-  ReadonlyBehaviorSubject,
-  Transport,
-  TransportContext,
-  TransportEvent,
-  TransportFactory,
-  WebSocketConstructor,
-  WebSocketLike,
-  WsClientOptions,
-} from './types.js';
-export { ChskError, isChskError, NIL_UID } from '@sente-rx/core';
-export type { ChskErrorCode, ChskEvent, ChskState, CloseReason, StatePair } from '@sente-rx/core';
+export * from './exports.js';
