@@ -6,6 +6,7 @@
 import { fullJitterBackoff, MAX_TIMER_DELAY_MS, silentLogger } from '@sente-rx/core';
 import { type ChannelSocketClient, type ClientOptions, createChannelSocketClient, type Transport, type TransportContext, type TransportEvent } from '@sente-rx/client';
 import { ManualScheduler, recordingLogger } from '@sente-rx/fixtures';
+import { mulberry32 as seeded } from '@sente-rx/fixtures/prng';
 import { Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -68,17 +69,6 @@ function start(scheduler: ManualScheduler, type: 'ws' | 'ajax', factory: ClientO
   return c;
 }
 
-/** A small seeded PRNG (mulberry32), so many "random" clients are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const attemptsWithin = (made: { at: number }[], ms: number): number => made.filter((m) => m.at <= ms).length;
 

@@ -4,19 +4,9 @@
  * amortized, counted (members copied), never timed (issue 9 item 5).
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as prng } from '@sente-rx/fixtures/prng';
 import { SnapshotSet } from '../src/presence-set.js';
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 describe('SnapshotSet', () => {
   it('every snapshot keeps its members (has, size, iteration, forEach) while the set changes on', () => {
