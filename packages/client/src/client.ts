@@ -401,12 +401,11 @@ export function createClient<C extends EventContract = UntypedContract>(
     if (!open || t === null) return throwError(closedError);
     const req = requests.open(timeoutMs);
     const outcome = transmit(t, event, req.cbId);
-    if (outcome === SENT) return requests.outcome(req);
+    if (outcome === SENT) return req;
     requests.settle(req.cbId, 'chsk/error');
     if (outcome.kind === 'unpackable') return throwError(() => outcome.error);
-    const result = requests.outcome(req); // settled: chsk/error, before restart fails the rest
-    restart('ws-error');
-    return result;
+    restart('ws-error'); // req is settled already (chsk/error), so failing the rest leaves it alone
+    return req;
   };
 
   /** With a contract, the reply to `id` must pass its schema; the Observable carries the schema's output. */

@@ -84,8 +84,12 @@ function subscribePending(this: Observable<unknown>, subscriber: Subscriber<unkn
   return () => p.table.leave(p, subscriber);
 }
 
-/** A request `open` registered: its cbId, to send it under. */
-export interface OpenRequest {
+/**
+ * A request `open` registered: its cbId, to send it under, and itself its outcome: the reply, or
+ * a `chsk/timeout` after `timeoutMs`, `chsk/error` when settled so, `chsk/closed` on `failAll`.
+ * Unsubscribing before the outcome drops the entry.
+ */
+export interface OpenRequest extends Observable<unknown> {
   readonly cbId: string;
 }
 
@@ -93,19 +97,10 @@ export interface Requests {
   /** Requests waiting for their outcome. */
   readonly size: number;
   /**
-   * Registers a request under a fresh cbId, hands it to `send` at once (eager) and returns its
-   * outcome: the reply, or a `chsk/timeout` after `timeoutMs`, `chsk/error` when `send` returns
-   * false, `chsk/closed` on `failAll`. Unsubscribing before the outcome drops the entry.
-   */
-  request(send: (cbId: string) => boolean, timeoutMs: number): Observable<unknown>;
-  /**
-   * What `request` does, in two steps, for a caller with no closure to hand over: registers a
-   * request under a fresh cbId; the caller sends it (and settles it `chsk/error` when that fails),
-   * then takes its outcome with `outcome`.
+   * Registers a request under a fresh cbId (eager: its timeout runs from now). The caller sends
+   * it under `cbId` and, when that fails, settles it `chsk/error`.
    */
   open(timeoutMs: number): OpenRequest;
-  /** The outcome of a request from `open`, as `request` returns it. */
-  outcome(req: OpenRequest): Observable<unknown>;
   /** A reply (or a reserved failure value) for `cbId`; unknown and late ones are ignored. */
   settle(cbId: string, value: unknown): void;
   /**
@@ -197,12 +192,6 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
     settle,
     noteIssues,
     open,
-    (req) => req as Pending,
-    (send, timeoutMs) => {
-      const p = open(timeoutMs);
-      if (!send(p.cbId)) settle(p.cbId, 'chsk/error');
-      return p;
-    },
     () => {
       const all = pending;
       pending = new Map();
@@ -226,8 +215,6 @@ class RequestTable implements Requests {
     readonly settle: Requests['settle'],
     readonly noteIssues: Requests['noteIssues'],
     readonly open: Requests['open'],
-    readonly outcome: Requests['outcome'],
-    readonly request: Requests['request'],
     readonly failAll: Requests['failAll'],
   ) {}
   get size(): number {

@@ -1,9 +1,16 @@
 /** The request manager in virtual time: cbIds, timeouts, settling, failAll and unsubscribe. */
 import { ChskError, silentLogger } from '@sente-rx/core';
-import { defer } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { createRequests } from '../src/requests.js';
+import { createRequests, type Requests } from '../src/requests.js';
+
+/** What the client's send does with the manager: open, hand to the network under cbId, settle `chsk/error` when that fails. */
+function request(r: Requests, send: (cbId: string) => boolean, timeoutMs: number): Observable<unknown> {
+  const req = r.open(timeoutMs);
+  if (!send(req.cbId)) r.settle(req.cbId, 'chsk/error');
+  return req;
+}
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -13,8 +20,8 @@ describe('request manager (virtual time)', () => {
     scheduler.run(({ cold, expectObservable, flush }) => {
       const r = createRequests(scheduler, silentLogger);
       const sent: string[] = [];
-      const a = r.request((cbId) => (sent.push(cbId), true), 100);
-      const b = r.request((cbId) => (sent.push(cbId), true), 100);
+      const a = request(r, (cbId) => (sent.push(cbId), true), 100);
+      const b = request(r, (cbId) => (sent.push(cbId), true), 100);
       expect(sent).toHaveLength(2);
       expect(new Set(sent).size).toBe(2);
       expect(r.size).toBe(2);
@@ -33,7 +40,7 @@ describe('request manager (virtual time)', () => {
     const scheduler = newScheduler();
     scheduler.run(({ expectObservable }) => {
       const r = createRequests(scheduler, silentLogger);
-      expectObservable(r.request(() => true, 250)).toBe('250ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
+      expectObservable(request(r, () => true, 250)).toBe('250ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
     });
   });
 
@@ -41,7 +48,7 @@ describe('request manager (virtual time)', () => {
     const scheduler = newScheduler();
     scheduler.run(({ expectObservable, flush }) => {
       const r = createRequests(scheduler, silentLogger);
-      expectObservable(r.request(() => false, 100)).toBe('#', undefined, new ChskError('chsk/error', 'the request failed'));
+      expectObservable(request(r, () => false, 100)).toBe('#', undefined, new ChskError('chsk/error', 'the request failed'));
       flush();
       expect(r.size).toBe(0);
     });
@@ -52,7 +59,7 @@ describe('request manager (virtual time)', () => {
     scheduler.run(({ cold, expectObservable, flush }) => {
       const r = createRequests(scheduler, silentLogger);
       let id = '';
-      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const req = request(r, (cbId) => ((id = cbId), true), 100);
       cold('5ms x').subscribe(() => r.settle(id, 'chsk/closed'));
       cold('6ms x').subscribe(() => r.settle(id, 'late'));
       cold('7ms x').subscribe(() => r.settle('nope', 'unknown'));
@@ -67,8 +74,8 @@ describe('request manager (virtual time)', () => {
     scheduler.run(({ cold, expectObservable, flush }) => {
       const ignored: unknown[] = [];
       const r = createRequests(scheduler, { ...silentLogger, debug: (_msg, ctx) => ignored.push(ctx) });
-      const a = r.request(() => true, 100);
-      const b = r.request(() => true, 1_000);
+      const a = request(r, () => true, 100);
+      const b = request(r, () => true, 1_000);
       cold('30ms x').subscribe(() => r.failAll());
       const closed = new ChskError('chsk/closed', 'the channel socket is closed');
       expectObservable(a).toBe('30ms #', undefined, closed);
@@ -85,7 +92,7 @@ describe('request manager (virtual time)', () => {
       const ignored: unknown[] = [];
       const r = createRequests(scheduler, { ...silentLogger, debug: (_msg, ctx) => ignored.push(ctx) });
       let id = '';
-      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const req = request(r, (cbId) => ((id = cbId), true), 100);
       expectObservable(req, '^ 20ms !').toBe('');
       cold('50ms x').subscribe(() => r.settle(id, 'late'));
       flush();
@@ -99,13 +106,13 @@ describe('request manager (virtual time)', () => {
     scheduler.run(({ cold, expectObservable, flush }) => {
       const r = createRequests(scheduler, silentLogger);
       const timedOut = new ChskError('chsk/timeout', 'no reply within timeoutMs');
-      const long = r.request(() => true, 1_000);
-      const short = r.request(() => true, 100); // earlier than the one already armed
+      const long = request(r, () => true, 1_000);
+      const short = request(r, () => true, 100); // earlier than the one already armed
       let answeredId = '';
-      const answered = r.request((cbId) => ((answeredId = cbId), true), 50);
+      const answered = request(r, (cbId) => ((answeredId = cbId), true), 50);
       cold('40ms x').subscribe(() => r.settle(answeredId, 'ok'));
       // sent at 500, when no sweep is armed: armed afresh for 700
-      const later = defer(() => r.request(() => true, 200));
+      const later = defer(() => request(r, () => true, 200));
       expectObservable(later, '500ms ^').toBe('700ms #', undefined, timedOut);
       expectObservable(answered).toBe('40ms (o|)', { o: 'ok' });
       expectObservable(short).toBe('100ms #', undefined, timedOut);
@@ -120,7 +127,7 @@ describe('request manager (virtual time)', () => {
     scheduler.run(({ expectObservable }) => {
       const r = createRequests(scheduler, silentLogger);
       let id = '';
-      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const req = request(r, (cbId) => ((id = cbId), true), 100);
       r.settle(id, { n: 1 });
       expectObservable(req).toBe('(r|)', { r: { n: 1 } });
       expectObservable(req, '30ms ^').toBe('30ms (r|)', { r: { n: 1 } });
@@ -128,7 +135,7 @@ describe('request manager (virtual time)', () => {
   });
 
   describe('chsk/issues (the server refused a request by its contract, PROTOCOL.md §8)', () => {
-    const errorOf = (o: ReturnType<ReturnType<typeof createRequests>['request']>): unknown => {
+    const errorOf = (o: Observable<unknown>): unknown => {
       let e: unknown;
       o.subscribe({ error: (err: unknown) => (e = err) });
       return e;
@@ -137,7 +144,7 @@ describe('request manager (virtual time)', () => {
     it('the chsk/error reply of a request with issues carries them; the entry then is gone', () => {
       const r = createRequests(newScheduler(), silentLogger);
       let id = '';
-      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const req = request(r, (cbId) => ((id = cbId), true), 100);
       r.noteIssues([id, [{ path: ['text'], message: 'Too big' }]]);
       expect(r.size).toBe(1); // the issues alone do not settle it
       r.settle(id, 'chsk/error');
@@ -152,8 +159,8 @@ describe('request manager (virtual time)', () => {
     it('keeps issues only for a pending request: unknown, late and malformed ones are ignored', () => {
       const r = createRequests(newScheduler(), silentLogger);
       const ids: string[] = [];
-      const a = r.request((cbId) => (ids.push(cbId), true), 100);
-      const b = r.request((cbId) => (ids.push(cbId), true), 100);
+      const a = request(r, (cbId) => (ids.push(cbId), true), 100);
+      const b = request(r, (cbId) => (ids.push(cbId), true), 100);
       r.noteIssues(['nope', [{ path: [], message: 'x' }]]); // no such request
       r.noteIssues([ids[0], 'not an array']);
       r.noteIssues('garbage');
@@ -171,7 +178,7 @@ describe('request manager (virtual time)', () => {
       scheduler.run(({ expectObservable }) => {
         const r = createRequests(scheduler, silentLogger);
         let id = '';
-        const req = r.request((cbId) => ((id = cbId), true), 50);
+        const req = request(r, (cbId) => ((id = cbId), true), 50);
         r.noteIssues([id, [{ path: [], message: 'x' }]]);
         expectObservable(req).toBe('50ms #', undefined, new ChskError('chsk/timeout', 'no reply within timeoutMs'));
       });
@@ -180,7 +187,7 @@ describe('request manager (virtual time)', () => {
     it('bounds what a hostile server sends: at most 20 issues, messages cut at 500 characters, odd path segments dropped', () => {
       const r = createRequests(newScheduler(), silentLogger);
       let id = '';
-      const req = r.request((cbId) => ((id = cbId), true), 100);
+      const req = request(r, (cbId) => ((id = cbId), true), 100);
       const many = Array.from({ length: 1_000 }, (_, i) => ({ path: ['a', i, { evil: true }, null], message: 'm'.repeat(10_000) }));
       r.noteIssues([id, many]);
       r.settle(id, 'chsk/error');
