@@ -9,12 +9,11 @@
  */
 import {
   type ChskEvent,
-  type EventPosition,
   type HandshakeRecovery,
   type Logger,
   type Position,
   positionQueryValue,
-  readPositionMarker,
+  readPositionCodes,
 } from '@sente-rx/core';
 
 export interface RecoveryTracker {
@@ -34,25 +33,6 @@ export interface RecoveryTracker {
 export function createRecoveryTracker(logger: Logger): RecoveryTracker {
   let position: Position | undefined;
 
-  /** Whether an entry at `p` is new; advances the position past it. */
-  const admit = (epoch: string, p: EventPosition): boolean => {
-    if (p.seq === 0) return true; // not in the log: delivered once by construction
-    let cur = position;
-    if (cur === undefined || cur.epoch !== epoch) {
-      // The log was replaced under a live connection (Redis flushed, a uid log expired): start over
-      // in the new epoch. A later reconnect then finds out whether anything is missing.
-      if (cur !== undefined) logger.info('sente-rx: the server log changed epoch during a connection', { from: cur.epoch, to: epoch });
-      cur = { epoch, u: 0, g: 0 };
-    }
-    const seen = p.stream === 'u' ? cur.u : cur.g;
-    if (p.seq <= seen) {
-      position = cur;
-      return false;
-    }
-    position = p.stream === 'u' ? { epoch, u: p.seq, g: cur.g } : { epoch, u: cur.u, g: p.seq };
-    return true;
-  };
-
   return new Tracker(
     () => position,
     () => positionQueryValue(position),
@@ -62,20 +42,44 @@ export function createRecoveryTracker(logger: Logger): RecoveryTracker {
       return recovery.recovered;
     },
     (events) => {
-      const batch = readPositionMarker(events);
+      const batch = readPositionCodes(events);
       if (batch === undefined) return events;
       if ('malformed' in batch) {
         logger.warn('sente-rx: ignored a malformed chsk/pos entry; delivering the batch as is', { reason: batch.malformed });
         return batch.events;
       }
-      const out: ChskEvent[] = [];
-      let dropped = 0;
-      batch.events.forEach((ev, i) => {
-        const p = batch.positions[i];
-        if (p === undefined || admit(batch.epoch, p)) out.push(ev);
-        else dropped++;
-      });
-      if (dropped > 0) logger.debug('sente-rx: dropped events already received (replay and live delivery overlapped)', { dropped });
+      // One pass over the codes, with no object per entry (this runs on every push batch): an entry
+      // is new when it is not in the log (code 0) or lies past what its stream has seen.
+      const { epoch, codes, events: rest } = batch;
+      const cur = position;
+      // The log replaced under a live connection (Redis flushed, a uid log expired) starts over in
+      // the new epoch; a later reconnect then finds out whether anything is missing.
+      const same = cur !== undefined && cur.epoch === epoch;
+      let u = same ? cur.u : 0;
+      let g = same ? cur.g : 0;
+      let moved = false; // an entry in the log was seen
+      /** The entries kept, once one is dropped (until then: all of `rest` so far). */
+      let out: ChskEvent[] | null = null;
+      for (let i = 0; i < codes.length; i++) {
+        const c = codes[i] as number;
+        let fresh = true;
+        if (c !== 0) {
+          moved = true;
+          if (c > 0) {
+            if (c <= u) fresh = false;
+            else u = c;
+          } else if (-c <= g) fresh = false;
+          else g = -c;
+        }
+        if (!fresh) out ??= rest.slice(0, i);
+        else if (out !== null) out.push(rest[i] as ChskEvent);
+      }
+      if (moved && !(same && u === cur.u && g === cur.g)) {
+        if (cur !== undefined && !same) logger.info('sente-rx: the server log changed epoch during a connection', { from: cur.epoch, to: epoch });
+        position = { epoch, u, g };
+      }
+      if (out === null) return rest;
+      logger.debug('sente-rx: dropped events already received (replay and live delivery overlapped)', { dropped: rest.length - out.length });
       return out;
     },
   );

@@ -149,4 +149,22 @@ describe('recovery tracker', () => {
     expect(t.filter([positionMarker('F', [u(1), u(2)]), ['app/a'], ['app/b']])).toEqual([['app/a'], ['app/b']]);
     expect(t.position).toEqual({ epoch: 'F', u: 2, g: 0 });
   });
+
+  it('tells the epoch change once per batch; unlogged entries move nothing; a drop is told with its count', () => {
+    const logs: [string, string, unknown][] = [];
+    const logger = { ...silentLogger, info: (m: string, d?: unknown) => logs.push(['info', m, d]), debug: (m: string, d?: unknown) => logs.push(['debug', m, d]) };
+    const t = createRecoveryTracker(logger);
+    t.onHandshake({ position: { epoch: 'E', u: 7, g: 3 } });
+    // Only entries outside the log: delivered, the position (and its epoch) stays.
+    expect(t.filter([positionMarker('F', [u(0), u(0)]), ['app/r1'], ['app/r2']])).toEqual([['app/r1'], ['app/r2']]);
+    expect(t.position).toEqual({ epoch: 'E', u: 7, g: 3 });
+    expect(logs).toEqual([]);
+    expect(t.filter([positionMarker('F', [g(1), u(1), u(2)]), ['app/a'], ['app/b'], ['app/c']])).toEqual([['app/a'], ['app/b'], ['app/c']]);
+    expect(t.position).toEqual({ epoch: 'F', u: 2, g: 1 });
+    expect(logs).toEqual([['info', 'sente-rx: the server log changed epoch during a connection', { from: 'E', to: 'F' }]]);
+    logs.length = 0;
+    expect(t.filter([positionMarker('F', [u(2), g(1), u(3), u(0)]), ['app/b'], ['app/a'], ['app/d'], ['app/r']])).toEqual([['app/d'], ['app/r']]);
+    expect(t.position).toEqual({ epoch: 'F', u: 3, g: 1 });
+    expect(logs).toEqual([['debug', 'sente-rx: dropped events already received (replay and live delivery overlapped)', { dropped: 2 }]]);
+  });
 });

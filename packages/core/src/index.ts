@@ -62,13 +62,14 @@ export {
   POS_ID,
   positionMarker,
   positionQueryValue,
+  readPositionCodes,
   readPositionMarker,
   readPositionQuery,
   RECOVERY_ID,
   recoveryElement,
   splitHandshakeRecovery,
 } from './positions.js';
-export type { EventPosition, HandshakeRecovery, Position, PositionedBatch, PositionQuery } from './positions.js';
+export type { CodedBatch, EventPosition, HandshakeRecovery, MalformedMarker, Position, PositionedBatch, PositionQuery } from './positions.js';
 
 // packers
 export { ENVELOPE_KINDS, jsonPacker } from './packer.js';

@@ -121,34 +121,54 @@ export interface PositionedBatch {
   readonly events: readonly ChskEvent[];
 }
 
+/** A batch split into its marker's codes (one per entry: `+seq` uid stream, `-seq` broadcasts, `0` not in the log) and its entries. */
+export interface CodedBatch {
+  readonly epoch: string;
+  readonly codes: readonly number[];
+  /** The entries after the marker. */
+  readonly events: readonly ChskEvent[];
+}
+
+/** What a marker that does not describe the rest of its batch reads as: why, and the entries after it. */
+export interface MalformedMarker {
+  readonly malformed: string;
+  readonly events: readonly ChskEvent[];
+}
+
 /**
- * Reads a batch's marker. `undefined` when the batch has none (a server without recovery, or a
- * batch of unlogged entries). `{ malformed }` when the first entry is a marker that does not
- * describe the rest (the caller delivers the entries as unpositioned and logs it).
+ * Reads a batch's marker as one code per entry (see `positionMarker`), with no object per entry:
+ * the client reads every push batch so. `undefined` when the batch has none (a server without
+ * recovery, or a batch of unlogged entries). `{ malformed }` when the first entry is a marker
+ * that does not describe the rest (the caller delivers the entries as unpositioned and logs it).
  */
-export function readPositionMarker(events: readonly ChskEvent[]): PositionedBatch | { readonly malformed: string; readonly events: readonly ChskEvent[] } | undefined {
+export function readPositionCodes(events: readonly ChskEvent[]): CodedBatch | MalformedMarker | undefined {
   const first = events[0];
   if (first === undefined || first[0] !== POS_ID) return undefined;
   const rest = events.slice(1);
   const data: unknown = first[1];
   if (!Array.isArray(data) || !isEpoch(data[0])) return { malformed: 'the chsk/pos entry must be [epoch, code…]', events: rest };
-  const positions: EventPosition[] = [];
+  const codes: number[] = [];
   for (let k = 1; k < data.length; k++) {
     const item: unknown = data[k];
     let c: unknown = item;
     let n: unknown = 1;
     if (Array.isArray(item)) [c, n] = item as unknown[];
-    if (typeof c !== 'number' || !Number.isSafeInteger(c) || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || positions.length + n > rest.length) {
+    if (typeof c !== 'number' || !Number.isSafeInteger(c) || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || codes.length + n > rest.length) {
       return { malformed: 'a chsk/pos code is not an integer, or the codes outnumber the entries', events: rest };
     }
     const step = Math.sign(c);
-    for (let m = 0; m < n; m++) {
-      const code = c + step * m;
-      positions.push(code === 0 ? { stream: 'u', seq: 0 } : code > 0 ? { stream: 'u', seq: code } : { stream: 'g', seq: -code });
-    }
+    for (let m = 0; m < n; m++) codes.push(c + step * m);
   }
-  if (positions.length !== rest.length) return { malformed: 'the chsk/pos codes do not match the entries', events: rest };
-  return { epoch: data[0], positions, events: rest };
+  if (codes.length !== rest.length) return { malformed: 'the chsk/pos codes do not match the entries', events: rest };
+  return { epoch: data[0], codes, events: rest };
+}
+
+/** `readPositionCodes` with each code as an `EventPosition`. */
+export function readPositionMarker(events: readonly ChskEvent[]): PositionedBatch | MalformedMarker | undefined {
+  const batch = readPositionCodes(events);
+  if (batch === undefined || 'malformed' in batch) return batch;
+  const positions = batch.codes.map((code): EventPosition => (code >= 0 ? { stream: 'u', seq: code } : { stream: 'g', seq: -code }));
+  return { epoch: batch.epoch, positions, events: batch.events };
 }
 
 // ---- the handshake's recovery element ----------------------------------------------------------
