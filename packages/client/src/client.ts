@@ -215,12 +215,16 @@ export function createClient<C extends EventContract = UntypedContract>(
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      // Replies handed over directly count only while this connection is the current one, as its events do.
+      // What is handed over directly counts only while this connection is the current one, as its events do.
       const gen = ++generation;
       const reply = (cbId: string, value: unknown): void => {
         if (gen === generation && connection.current !== null) replied(cbId, value);
       };
-      return factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply });
+      const receive = (message: ServerMessage): void => {
+        if (gen === generation && connection.current === t) received(t, message);
+      };
+      const t = factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply, receive });
+      return t;
     },
     onEvent,
   });

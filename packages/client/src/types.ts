@@ -279,6 +279,13 @@ export interface TransportContext {
    * transport may leave it and emit `reply` events instead.
    */
   readonly reply?: (cbId: string, value: unknown) => void;
+  /**
+   * Takes a server message straight away, `receive(message)`: what a `message` event does, without
+   * building one and passing it down the event stream (the WebSocket transport hands every push
+   * batch here). It ignores what arrives once this connection is gone. A transport may leave it and
+   * emit `message` events instead.
+   */
+  readonly receive?: (message: ServerMessage) => void;
 }
 
 /** Builds one transport per connection attempt. */

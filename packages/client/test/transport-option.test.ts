@@ -107,6 +107,34 @@ describe('the transport option', () => {
     });
   });
 
+  it('ctx.receive takes a server message as a message event does; what an earlier connection hands over is ignored', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ flush }) => {
+      const made: Fake[] = [];
+      const c = createChannelSocketClient('', 'tok', { type: 'ajax', transport: fakeFactory(made), scheduler, backoffMs: () => 100, logger: silentLogger, storage: null });
+      const pushes: unknown[] = [];
+      c.recv$.subscribe((m) => m.id.startsWith('t/') && pushes.push(m.event));
+      made[0]!.ctx.receive!({ kind: 'handshake', uid: 'u', handshakeData: null, first: true });
+      expect(c.state).toMatchObject({ open: true, uid: 'u' });
+      made[0]!.ctx.receive!({ kind: 'batch', events: [['t/a', 1]] });
+      expect(pushes).toEqual([['t/a', 1]]);
+
+      made[0]!.emit({ kind: 'closed', code: 1006, reason: 'gone', clean: false });
+      made[0]!.ctx.receive!({ kind: 'batch', events: [['t/stale', 2]] }); // the dropped connection: nothing
+      scheduler.schedule(() => {
+        made[0]!.ctx.receive!({ kind: 'handshake', uid: 'old', handshakeData: null, first: false });
+        expect(c.state.open).toBe(false);
+        made[1]!.ctx.receive!({ kind: 'handshake', uid: 'u', handshakeData: null, first: false });
+        made[0]!.ctx.receive!({ kind: 'batch', events: [['t/stale', 3]] });
+        made[1]!.ctx.receive!({ kind: 'batch', events: [['t/b', 4]] });
+      }, 200);
+      flush();
+      expect(pushes).toEqual([['t/a', 1], ['t/b', 4]]);
+      expect(c.state).toMatchObject({ open: true, uid: 'u' });
+      c.close();
+    });
+  });
+
   it('breakConnection() calls the transport hook; a WebSocket-type close is recorded as lastWsClose, errors as lastWsError', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
     scheduler.run(({ flush }) => {

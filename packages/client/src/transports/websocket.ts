@@ -1,4 +1,4 @@
-import { type ChskEvent, clientEventEnvelope, CloseCode, type Envelope, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage, replyCbId } from '@sente-rx/core';
+import { type ChskEvent, clientEventEnvelope, CloseCode, type Envelope, type Logger, type Packed, type Packer, packEnvelope, parseServerMessage, replyCbId, type ServerMessage } from '@sente-rx/core';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { hub } from '../hub.js';
 import type { Transport, TransportEvent, WebSocketConstructor, WebSocketLike } from '../types.js';
@@ -24,6 +24,8 @@ export interface WebSocketTransportConfig {
   readonly probeRefusal?: () => Promise<number | undefined>;
   /** Where replies go (see `TransportContext.reply`); without it they are `reply` events. */
   readonly reply?: (cbId: string, value: unknown) => void;
+  /** Where the other server messages go (see `TransportContext.receive`); without it they are `message` events. */
+  readonly receive?: (message: ServerMessage) => void;
 }
 
 /**
@@ -38,7 +40,7 @@ const upgradeStatus = (message: string | undefined): number | undefined => {
 
 /** One WebSocket connection attempt; a new transport per attempt. */
 export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
-  const { logger, packer, reply } = cfg;
+  const { logger, packer, reply, receive: handOver } = cfg;
   const events = hub<TransportEvent>();
   const emit = (ev: TransportEvent): void => events.next(ev);
   let socket: WebSocketLike | null = null;
@@ -85,7 +87,8 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
       logger.warn('sente-rx: ignored a malformed server message', { reason: msg.reason });
       return;
     }
-    emit({ kind: 'message', message: msg.value });
+    if (handOver !== undefined) handOver(msg.value);
+    else emit({ kind: 'message', message: msg.value });
   };
 
   /** Detaches the socket and closes it (or, with `hard` and a `terminate()`, drops it without a closing handshake). */
