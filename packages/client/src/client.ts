@@ -16,6 +16,8 @@ import {
   type ChskState,
   CloseCode,
   type CloseReason,
+  type ContractChecks,
+  contractChecks,
   type EventContract,
   type EventId,
   fullJitterBackoff,
@@ -40,9 +42,6 @@ import {
   type StatePair,
   transition,
   type UntypedContract,
-  validateIncoming,
-  validateReply,
-  validationError,
   WS_PING,
   WS_PONG,
 } from '@sente-rx/core';
@@ -125,9 +124,11 @@ export function createClient<C extends EventContract = UntypedContract>(
   if (!(maxBufferedBytes > 0)) throw new TypeError(`maxBufferedBytes must be > 0, got ${String(maxBufferedBytes)}`);
   const wrap = opts.wrapRecvEvs === true;
   const now = (): number => scheduler.now();
-  const contract: EventContract | undefined = opts.events;
+  // The contract's validation comes with the contract (defineEvents), so an app without one does not bundle it.
+  const checks = contractChecks(opts.events);
+  if (opts.events !== undefined && checks === undefined) throw new TypeError('events must be a contract made by defineEvents');
   /** The contract to validate what the server sends against: none without one, or when the server is trusted. */
-  const checking: EventContract | undefined = opts.trustServer === true ? undefined : contract;
+  const checking: ContractChecks | undefined = opts.trustServer === true ? undefined : checks;
 
   const csrf = (): string | undefined => {
     const t = typeof csrfToken === 'function' ? csrfToken() : csrfToken;
@@ -268,8 +269,7 @@ export function createClient<C extends EventContract = UntypedContract>(
 
   /** Replies to server requests go out on whatever connection is current when the app answers. */
   const serverRequest = features.serverRequests({
-    contract,
-    trust: checking === undefined,
+    checking,
     logger,
     transmit: (event) => {
       const t = connection.current;
@@ -303,7 +303,7 @@ export function createClient<C extends EventContract = UntypedContract>(
     }
     let event = ev;
     if (checking !== undefined) {
-      const checked = validateIncoming(checking, 'server', ev);
+      const checked = checking.incoming('server', ev);
       if (!checked.ok) {
         logger.warn('sente-rx: dropped a server push that failed validation', { id: ev[0], issues: checked.issues });
         return;
@@ -421,13 +421,13 @@ export function createClient<C extends EventContract = UntypedContract>(
         next: (value) => {
           let checked;
           try {
-            checked = validateReply(checking, 'client', id, value);
+            checked = checking.reply('client', id, value);
           } catch (err) {
             return s.error(err);
           }
           if (checked.ok) return s.next(checked.value);
           logger.warn('sente-rx: a reply failed validation', { id, issues: checked.issues });
-          s.error(validationError(id, checked.issues));
+          s.error(checking.error(id, checked.issues));
         },
         error: (e: unknown) => s.error(e),
         complete: () => s.complete(),
@@ -456,7 +456,7 @@ export function createClient<C extends EventContract = UntypedContract>(
     if (!(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
       throw new TypeError(`send(event, { timeoutMs }): timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
     }
-    // An id outside the contract fails validateReply like a bad value does.
+    // An id outside the contract fails the reply check like a bad value does.
     return checkedReply(event[0] as EventId, request(event, timeoutMs));
   };
 

@@ -13,7 +13,7 @@
  */
 import {
   type ChskEvent,
-  type EventContract,
+  type ContractChecks,
   isEvent,
   isReplyErrorValue,
   isReservedId,
@@ -21,7 +21,6 @@ import {
   MAX_CB_ID_LENGTH,
   preview,
   ReservedId,
-  validateIncoming,
   type ValidationIssue,
 } from '@sente-rx/core';
 
@@ -40,9 +39,8 @@ export type ServerRequestOutcome =
   | { readonly kind: 'dropped' };
 
 export interface ServerRequestsConfig {
-  /** The contract to validate requests against; `undefined` (or `trust`) skips validation. */
-  readonly contract: EventContract | undefined;
-  readonly trust: boolean;
+  /** The contract's validation (`defineEvents`) to check requests with; `undefined` (no contract, or `trustServer`) skips it. */
+  readonly checking: ContractChecks | undefined;
   readonly logger: Logger;
   /**
    * Hands a `chsk/reply` event to the current connection (no cbId): 'sent', 'unpackable' (the
@@ -85,8 +83,8 @@ export function createServerRequests(cfg: ServerRequestsConfig): (data: unknown)
       return { kind: 'dropped' };
     }
     let event: ChskEvent = inner;
-    if (cfg.contract !== undefined && !cfg.trust) {
-      const checked = validateIncoming(cfg.contract, 'server', inner, { replyAsked: true });
+    if (cfg.checking !== undefined) {
+      const checked = cfg.checking.incoming('server', inner, { replyAsked: true });
       if (!checked.ok) {
         logger.warn('sente-rx: refused a server request that failed validation', { id: inner[0], issues: checked.issues });
         refuse(reqId, checked.issues);

@@ -131,6 +131,11 @@ export interface ClientOptions {
    * - a reply to the client's own request that fails makes that `send` error with a `ChskError`
    *   `'chsk/error'` carrying the issues.
    * `recv$` and replies carry the schemas' output. Without it, nothing is validated (`unknown`).
+   *
+   * It must be the object `defineEvents` returned, which carries the validation (so an app
+   * without a contract does not bundle it): a hand-built `{ client, server }` or a copy
+   * (`{ ...events }`, `structuredClone`) throws a `TypeError` at creation, with or without
+   * `trustServer`.
    */
   readonly events?: EventContract;
   /**

@@ -147,6 +147,32 @@ describe('a client with a contract: validation', () => {
   });
 });
 
+describe('a client with a contract: where the validation comes from', () => {
+  it('refuses a contract defineEvents did not make (hand-built, a spread copy, null) at creation, before any transport', () => {
+    const made: Fake[] = [];
+    const make = (contract: unknown, trustServer?: boolean) => () =>
+      createChannelSocketClient('', null, {
+        transport: fakeFactory(made, 'ws'),
+        scheduler: newScheduler(),
+        logger: logger([]),
+        storage: null,
+        events: contract as typeof events,
+        ...(trustServer === undefined ? {} : { trustServer }),
+      });
+    const handBuilt = { client: events.client, server: events.server };
+    expect(handBuilt).toEqual(events); // the same to toEqual: the validation is not an enumerable key
+    for (const contract of [handBuilt, { ...events }, null, 'events']) {
+      expect(make(contract)).toThrow(new TypeError('events must be a contract made by defineEvents'));
+    }
+    // The rule does not depend on trustServer (which skips the validation, not the contract's origin).
+    expect(make(handBuilt, true)).toThrow(new TypeError('events must be a contract made by defineEvents'));
+    expect(made).toEqual([]);
+    const ok = make(events)();
+    expect(made).toHaveLength(1);
+    ok.close();
+  });
+});
+
 describe.each(['ws', 'ajax'] as const)('server→client requests (%s)', (type) => {
   it('a chsk/req entry reaches recv$ as the inner event with reply; only the first reply goes back as chsk/reply', () => {
     const { c, t } = setup(type);

@@ -91,10 +91,10 @@ describe('timerScheduler (the /ws default)', () => {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** A browser bundle of `entry` from sources, as an app's bundler would build it. */
-async function bundle(entry: string): Promise<{ code: string; inputs: string[] }> {
+/** A browser bundle of `entry` (plus the `also` source) from sources, as an app's bundler would build it. */
+async function bundle(entry: string, also = ''): Promise<{ code: string; inputs: string[] }> {
   const result = await build({
-    stdin: { contents: `export { createChannelSocketClient } from '${entry}';`, resolveDir: here, loader: 'js' },
+    stdin: { contents: `export { createChannelSocketClient } from '${entry}';\n${also}`, resolveDir: here, loader: 'js' },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -114,6 +114,9 @@ const FULL_ONLY = {
   strings: ['sente-rx:ajax-fallback:', 'an Ajax poll answer does not unpack', 'refused a malformed server request'],
 };
 
+/** Failure messages of the contract's validation (core contract.ts: validateIncoming, validateReply, runSchema, validationError). */
+const VALIDATION_STRINGS = ['the contract lists no such', 'declares no reply', 'sente-rx validates synchronously', 'failed validation:'];
+
 describe('the /ws browser bundle', () => {
   it('has no Ajax transport, auto policy, server requests, Node built-ins or ws; the full one has them', async () => {
     const [ws, full] = await Promise.all([bundle('@sente-rx/client/ws'), bundle('@sente-rx/client')]);
@@ -127,5 +130,19 @@ describe('the /ws browser bundle', () => {
     }
     for (const b of [ws, full]) expect(b.inputs.filter((f) => /(^|\/)node_modules\/ws\/|^node:|^(http|https|net|tls|crypto|stream|zlib|events)$/.test(f))).toEqual([]);
     expect(ws.code.length).toBeLessThan(full.code.length);
+  });
+
+  it("leaves the contract's validation out of both entries unless the app imports defineEvents (which carries it)", async () => {
+    const withContract = "export { defineEvents } from '@sente-rx/core';";
+    const [ws, full, wsTyped, fullTyped] = await Promise.all([
+      bundle('@sente-rx/client/ws'),
+      bundle('@sente-rx/client'),
+      bundle('@sente-rx/client/ws', withContract),
+      bundle('@sente-rx/client', withContract),
+    ]);
+    for (const s of VALIDATION_STRINGS) {
+      for (const b of [ws, full]) expect(b.code.includes(s), s).toBe(false);
+      for (const b of [wsTyped, fullTyped]) expect(b.code.includes(s), `the bundle with defineEvents has ${s}`).toBe(true);
+    }
   });
 });

@@ -275,7 +275,8 @@ function checkSide(side: ContractSide, specs: unknown): EventSpecs {
 /**
  * Declares the app's events (see the module comment). Throws a `TypeError` for an id without a
  * namespace, a `chsk/*` id, or a schema that is not a Standard Schema v1 validator; both also fail
- * to compile.
+ * to compile. The frozen contract carries its own validation (`CONTRACT_CHECKS`), which is how the
+ * client gets it: give the client this object, not a hand-built or copied one.
  */
 export function defineEvents<TClient extends EventSpecs, TServer extends EventSpecs>(def: {
   readonly client: TClient & CheckIds<TClient>;
@@ -284,8 +285,37 @@ export function defineEvents<TClient extends EventSpecs, TServer extends EventSp
   if (typeof def !== 'object' || def === null) throw new TypeError('defineEvents: expected { client, server }');
   const client = checkSide('client', def.client) as TClient;
   const server = checkSide('server', def.server) as TServer;
-  return Object.freeze({ client, server });
+  const contract = { client, server };
+  const checks: ContractChecks = {
+    incoming: (from, event, opts) => validateIncoming(contract, from, event, opts),
+    reply: (from, id, value) => validateReply(contract, from, id as EventId, value),
+    error: validationError,
+  };
+  // Non-enumerable (defineProperty's default): Object.keys, spreads and toEqual see only client and server.
+  Object.defineProperty(contract, CONTRACT_CHECKS, { value: Object.freeze(checks) });
+  return Object.freeze(contract);
 }
+
+/**
+ * The key of the validation `defineEvents` attaches to each contract it returns (a
+ * non-enumerable, read-only property), which is all the client reads: an app without a contract
+ * does not carry the validation code in its bundle (issue 10). `Symbol.for`, not `Symbol()`, so a
+ * contract made by one copy of `@sente-rx/core` (a package of the app's events with its own
+ * dependency) still works with a client built on another; the shape of `ContractChecks` is
+ * therefore a protocol between copies, and a change to it needs a new key.
+ */
+export const CONTRACT_CHECKS: unique symbol = Symbol.for('sente-rx.contract');
+
+/** `validateIncoming`, `validateReply` and `validationError`, bound to one contract (`CONTRACT_CHECKS`). */
+export interface ContractChecks {
+  readonly incoming: (from: ContractSide, event: unknown, opts?: { readonly replyAsked?: boolean }) => Validated<ChskEvent>;
+  readonly reply: (from: ContractSide, id: string, value: unknown) => Validated<unknown>;
+  readonly error: (id: string, issues: readonly ValidationIssue[]) => ChskError;
+}
+
+/** A contract's `ContractChecks`: `undefined` for anything `defineEvents` did not return (a hand-built `{ client, server }`, a copy). */
+export const contractChecks = (contract: unknown): ContractChecks | undefined =>
+  (contract as { readonly [CONTRACT_CHECKS]?: ContractChecks } | null | undefined)?.[CONTRACT_CHECKS];
 
 // ---- validation ------------------------------------------------------------------------------
 

@@ -81,11 +81,12 @@ export type { ChskErrorCode, ReplyErrorValue, ValidationIssue } from './errors.j
 export { MAX_ISSUES, sanitizeIssues } from './wire-issues.js';
 
 // typed contract, routers, the first-subscriber buffer
-export { defineEvents, describeIssues, validateIncoming, validateReply, validationError } from './contract.js';
+export { CONTRACT_CHECKS, contractChecks, defineEvents, describeIssues, validateIncoming, validateReply, validationError } from './contract.js';
 export type {
   ClientEvent,
   ClientEventMsgOf,
   ClientReservedEvents,
+  ContractChecks,
   ContractSide,
   DataInputOf,
   DataOf,

@@ -7,6 +7,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import {
   ChskError,
+  CONTRACT_CHECKS,
+  contractChecks,
   defineEvents,
   describeIssues,
   isChskError,
@@ -81,6 +83,38 @@ describe('defineEvents', () => {
     expect(validateIncoming(c, 'client', ['n/even', 4])).toEqual({ ok: true, value: ['n/even', 4] });
     expect(validateIncoming(c, 'client', ['n/even', 3])).toEqual({ ok: false, issues: [{ path: [], message: 'not an even number' }] });
     expectTypeOf<ClientEvent<typeof c>>().toEqualTypeOf<readonly [id: 'n/even', data: number]>();
+  });
+});
+
+describe('the validation a contract carries (CONTRACT_CHECKS, what the client reads)', () => {
+  it('is a non-enumerable, read-only property under Symbol.for: keys, spreads and toEqual see only client and server', () => {
+    expect(CONTRACT_CHECKS).toBe(Symbol.for('sente-rx.contract')); // another copy of core finds it too
+    expect(Object.keys(events)).toEqual(['client', 'server']);
+    expect(events).toEqual({ client: events.client, server: events.server });
+    expect(Object.getOwnPropertyDescriptor(events, CONTRACT_CHECKS)).toMatchObject({ enumerable: false, writable: false, configurable: false });
+    expect(Object.isFrozen(contractChecks(events))).toBe(true);
+  });
+
+  it('is validateIncoming / validateReply / validationError bound to the contract', () => {
+    const checks = contractChecks(events);
+    if (checks === undefined) throw new Error('defineEvents attached no checks');
+    for (const ev of [['chat/post', { room: 'r', text: 'hi' }], ['chat/post', { room: 1 }], ['chat/nope', {}], 'junk']) {
+      expect(checks.incoming('client', ev)).toEqual(validateIncoming(events, 'client', ev));
+      expect(checks.incoming('client', ev, { replyAsked: true })).toEqual(validateIncoming(events, 'client', ev, { replyAsked: true }));
+    }
+    expect(checks.incoming('server', ['chat/msg', { id: 1, text: 'x' }], { replyAsked: true })).toEqual(
+      validateIncoming(events, 'server', ['chat/msg', { id: 1, text: 'x' }], { replyAsked: true }),
+    );
+    for (const [id, value] of [['chat/post', { id: 1 }], ['chat/post', { id: 'x' }], ['chat/typing', 1], ['chat/nope', 1]] as const) {
+      expect(checks.reply('client', id, value)).toEqual(validateReply(events, 'client', id as 'chat/post', value));
+    }
+    expect(checks.error).toBe(validationError);
+  });
+
+  it('is absent from anything defineEvents did not return', () => {
+    for (const c of [{ client: events.client, server: events.server }, { ...events }, structuredClone({ client: {}, server: {} }), null, undefined, 'x']) {
+      expect(contractChecks(c)).toBeUndefined();
+    }
   });
 });
 
