@@ -152,7 +152,8 @@ export function createClient<C extends EventContract = UntypedContract>(
   const warnLimited = rateLimitedWarn(logger, scheduler);
   const recovery = features.recovery(logger);
   let keepAliveSub: Subscription | null = null;
-  let lastComms = 0;
+  /** Traffic since the keep-alive's last tick: a flag, not a clock read per message (issue 10). */
+  let heard = false;
   let everHandshaken = false;
   let closedForGood = false;
   /** The current connection: its transport opened / handshook. */
@@ -232,12 +233,12 @@ export function createClient<C extends EventContract = UntypedContract>(
 
   /** A reply to one of our requests, from a `reply` event, a `reply` message or `TransportContext.reply`. */
   const replied = (cbId: string, value: unknown): void => {
-    lastComms = now();
+    heard = true;
     requests.settle(cbId, value);
   };
 
   const received = (t: Transport, msg: ServerMessage): void => {
-    lastComms = now();
+    heard = true;
     switch (msg.kind) {
       case 'handshake': {
         connection.opened(); // the backoff resets once this connection proves stable
@@ -260,7 +261,7 @@ export function createClient<C extends EventContract = UntypedContract>(
         emit([WS_PING]);
         return;
       case 'reply':
-        requests.settle(msg.cbId, msg.value); // lastComms: set above
+        requests.settle(msg.cbId, msg.value); // heard: set above
         return;
       case 'lp-timeout':
         return;
@@ -366,10 +367,14 @@ export function createClient<C extends EventContract = UntypedContract>(
   const startKeepAlive = (): void => {
     stopKeepAlive();
     if (keepAliveMs <= 0) return;
-    lastComms = now();
+    heard = false;
     keepAliveSub = keepAlive({
       intervalMs: keepAliveMs / 2, // Sente #455: halving bounds the idle time by the configured value
-      lastComms: () => lastComms,
+      heard: () => {
+        const h = heard;
+        heard = false;
+        return h;
+      },
       ping: () => request([WS_PING], pingTimeoutMs),
       scheduler,
     }).subscribe(() => {
@@ -396,7 +401,7 @@ export function createClient<C extends EventContract = UntypedContract>(
       return { kind: 'unpackable', error: new ChskError('chsk/error', `the event ${event[0]} could not be packed`, { cause: err }) };
     }
     if (!ok) return BROKEN;
-    lastComms = now();
+    heard = true;
     return SENT;
   };
 

@@ -1,7 +1,9 @@
 /**
- * The WebSocket keep-alive (Sente §5): every `intervalMs` the client checks how long the channel
- * has been silent; after `intervalMs` of silence it pings and waits for the pong. One ping at a
- * time: a tick while a ping is out does nothing.
+ * The WebSocket keep-alive (Sente §5): every `intervalMs` the client checks whether the channel
+ * carried anything since the last tick; after a silent `intervalMs` it pings and waits for the
+ * pong. One ping at a time: a tick while a ping is out does nothing. The client keeps a flag per
+ * message rather than a timestamp (a clock read per message costs more than the rest of a push's
+ * bookkeeping), so traffic at the very instant of a tick counts for the next one.
  */
 import { PONG } from '@sente-rx/core';
 import { Observable, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
@@ -9,8 +11,8 @@ import { Observable, type SchedulerAction, type SchedulerLike, type Subscription
 export interface KeepAliveConfig {
   /** Tick period and the silence that triggers a ping (the client passes `wsKeepAliveMs / 2`). */
   readonly intervalMs: number;
-  /** When the channel last carried traffic, on the scheduler's clock. */
-  readonly lastComms: () => number;
+  /** Whether the channel carried traffic since the previous call (each call starts a new period). */
+  readonly heard: () => boolean;
   /** Sends a ping and emits its reply (or errors, e.g. `chsk/timeout`). */
   readonly ping: () => Observable<unknown>;
   readonly scheduler: SchedulerLike;
@@ -29,7 +31,7 @@ export function keepAlive(cfg: KeepAliveConfig): Observable<void> {
       subscriber.complete();
     };
     const tick = (): void => {
-      if (pinging || cfg.scheduler.now() - cfg.lastComms() < cfg.intervalMs) return;
+      if (pinging || cfg.heard()) return;
       pinging = true;
       inFlight = cfg.ping().subscribe({
         next: (v) => {

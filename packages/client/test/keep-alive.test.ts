@@ -12,18 +12,23 @@ describe('keep-alive (virtual time)', () => {
     const scheduler = newScheduler();
     scheduler.run(({ expectObservable, flush }) => {
       const pings: number[] = [];
-      let last = 0;
-      // Traffic at 150 ms: the tick at 200 sees 50 ms of silence and skips; the tick at 300 pings.
-      scheduler.schedule(() => (last = 150), 150);
+      let heard = false;
+      const take = (): boolean => {
+        const h = heard;
+        heard = false;
+        return h;
+      };
+      // Traffic at 150 ms: the tick at 200 sees it and skips; the tick at 300 pings.
+      scheduler.schedule(() => (heard = true), 150);
       const ka = keepAlive({
         intervalMs: 100,
-        lastComms: () => last,
+        heard: take,
         ping: () => {
           pings.push(scheduler.now());
-          last = scheduler.now();
+          heard = true; // the ping is traffic (the client's transmit says so)
           return timer(10, scheduler).pipe(
             map(() => {
-              last = scheduler.now(); // the pong is traffic too
+              heard = true; // the pong is traffic too
               return PONG;
             }),
           );
@@ -32,7 +37,31 @@ describe('keep-alive (virtual time)', () => {
       });
       expectObservable(ka, '^ 450ms !').toBe('');
       flush();
-      // ticks at 100 (silent since 0: ping), 200 (silence 50 since the traffic at 150), 300 (ping), 400 (ping answered at 310: silence 90, skip)
+      // ticks at 100 (silent since 0: ping), 200 (the ping, its pong and the traffic at 150), 300 (ping), 400 (ping and pong since 300: skip)
+      expect(pings).toEqual([100, 300]);
+    });
+  });
+
+  it('traffic at the instant of a tick, after it, counts for the next tick', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ expectObservable, flush }) => {
+      const pings: number[] = [];
+      let heard = false;
+      const ka = keepAlive({
+        intervalMs: 100,
+        heard: () => {
+          const h = heard;
+          heard = false;
+          return h;
+        },
+        ping: () => (pings.push(scheduler.now()), timer(10, scheduler).pipe(map(() => PONG))),
+        scheduler,
+      });
+      expectObservable(ka, '^ 350ms !').toBe('');
+      // Queued at 0 after the subscription (which queues the first tick), so at 100 it runs after that tick.
+      scheduler.schedule(() => scheduler.schedule(() => (heard = true), 100), 0);
+      flush();
+      // ticks at 100 (silent: ping), 200 (the traffic at 100: skip), 300 (silent: ping)
       expect(pings).toEqual([100, 300]);
     });
   });
@@ -43,7 +72,7 @@ describe('keep-alive (virtual time)', () => {
       let pings = 0;
       const ka = keepAlive({
         intervalMs: 100,
-        lastComms: () => 0,
+        heard: () => false,
         // answered after 250 ms: the ticks at 200 and 300 come while it is out
         ping: () => (pings++, timer(250, scheduler).pipe(map(() => PONG))),
         scheduler,
@@ -57,7 +86,7 @@ describe('keep-alive (virtual time)', () => {
   it('emits once and completes when the ping fails (a timeout) or is answered with something else', () => {
     const scheduler = newScheduler();
     scheduler.run(({ expectObservable }) => {
-      const fails = (ping: () => Observable<unknown>): Observable<void> => keepAlive({ intervalMs: 100, lastComms: () => 0, ping, scheduler });
+      const fails = (ping: () => Observable<unknown>): Observable<void> => keepAlive({ intervalMs: 100, heard: () => false, ping, scheduler });
       const timesOut = (): Observable<unknown> =>
         timer(40, scheduler).pipe(
           map(() => {
@@ -77,7 +106,7 @@ describe('keep-alive (virtual time)', () => {
       let pingUnsubscribed = false;
       const sub = keepAlive({
         intervalMs: 100,
-        lastComms: () => 0,
+        heard: () => false,
         ping: () => {
           pings++;
           return new Observable<unknown>(() => () => (pingUnsubscribed = true));
