@@ -161,8 +161,6 @@ export function createClient<C extends EventContract = UntypedContract>(
   let connHandshaken = false;
   /** `state().open`, kept by setState: read on every send. */
   let open = false;
-  /** Bumped by every connection attempt: what an earlier connection hands over directly is ignored. */
-  let generation = 0;
 
   // ---- state and events ------------------------------------------------------------------------
 
@@ -217,16 +215,18 @@ export function createClient<C extends EventContract = UntypedContract>(
     make: () => {
       connOpened = connHandshaken = false;
       const type = requested === 'auto' ? (auto?.useAjax === true ? 'ajax' : 'ws') : requested;
-      // What is handed over directly counts only while this connection is the current one, as its events do.
-      const gen = ++generation;
+      // What is handed over directly counts only while this connection is the current one, as its
+      // events do (`self` is undefined while the factory runs: nothing counts before it returns).
+      // eslint-disable-next-line prefer-const -- the closures below are made before the factory returns it
+      let self: Transport | undefined;
       const reply = (cbId: string, value: unknown): void => {
-        if (gen === generation && connection.current !== null) replied(cbId, value);
+        if (self !== undefined && connection.current === self) replied(cbId, value);
       };
       const receive = (message: ServerMessage): void => {
-        if (gen === generation && connection.current === t) received(t, message);
+        if (self !== undefined && connection.current === self) received(self, message);
       };
-      const t = factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply, receive });
-      return t;
+      self = factory({ type, clientId, packer, logger, scheduler, isOpen: () => open, csrfToken: csrf, maxBufferedBytes, position: recovery.queryValue, reply, receive });
+      return self;
     },
     onEvent,
   });
