@@ -37,7 +37,7 @@ const deliver = (sub: Subscriber<unknown>, p: Pending): void => {
 
 /** What a `Pending` needs of the manager that made it, when a subscriber comes or leaves. */
 interface Table {
-  readonly pending: () => ReadonlyMap<string, Pending>;
+  readonly pending: () => PendingSet;
   readonly leave: (p: Pending, sub: Subscriber<unknown>) => void;
 }
 
@@ -113,11 +113,44 @@ export interface Requests {
 }
 
 /**
+ * The pending requests by cbId: the oldest in a slot of its own, the rest in a Map made when a
+ * second one waits. An app (and the keep-alive) mostly has one request out at a time, and a Map
+ * that empties on every reply shrinks, which V8 does in a runtime call that allocates a new table:
+ * that `delete` was the costliest line of a request/reply. The slot holds the oldest entry, so
+ * `list()` is in the order the requests were opened.
+ */
+class PendingSet {
+  one: Pending | null = null;
+  many: Map<string, Pending> | null = null;
+  get size(): number {
+    return (this.one === null ? 0 : 1) + (this.many === null ? 0 : this.many.size);
+  }
+  get(cbId: string): Pending | undefined {
+    const one = this.one;
+    return one !== null && one.cbId === cbId ? one : this.many?.get(cbId);
+  }
+  add(p: Pending): void {
+    if (this.one === null && (this.many === null || this.many.size === 0)) this.one = p;
+    else (this.many ??= new Map()).set(p.cbId, p);
+  }
+  delete(p: Pending): void {
+    if (this.one === p) this.one = null;
+    else this.many?.delete(p.cbId);
+  }
+  /** A snapshot, oldest first. */
+  list(): Pending[] {
+    const all = this.many === null ? [] : [...this.many.values()];
+    if (this.one !== null) all.unshift(this.one);
+    return all;
+  }
+}
+
+/**
  * One map of pending requests and one scheduler action for all their timeouts (set for the
  * earliest; it settles what is due and re-arms for the next), instead of a Subject and a timer each.
  */
 export function createRequests(scheduler: SchedulerLike, logger: Logger): Requests {
-  let pending = new Map<string, Pending>();
+  let pending = new PendingSet();
   let seq = 0;
   let sweep: Subscription | null = null;
   let sweepAt = Infinity;
@@ -136,7 +169,7 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       logger.debug('sente-rx: ignored a reply with no waiting request (late, or unknown cbId)', { cbId });
       return;
     }
-    pending.delete(cbId);
+    pending.delete(p);
     if (!isReplyErrorValue(value)) finish(p, REPLIED, value);
     else finish(p, FAILED, value === ReservedId.ERROR && p.issues !== undefined ? refusedError(p.issues) : requestError(value));
   };
@@ -161,8 +194,8 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
     sweepAt = Infinity;
     const now = scheduler.now();
     let next = Infinity;
-    for (const [cbId, p] of pending) {
-      if (p.due <= now) settle(cbId, 'chsk/timeout');
+    for (const p of pending.list()) {
+      if (p.due <= now) settle(p.cbId, 'chsk/timeout');
       else if (p.due < next) next = p.due;
     }
     if (next !== Infinity) arm(next);
@@ -176,13 +209,13 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
       const i = p.more.indexOf(sub);
       if (i >= 0) p.more.splice(i, 1);
     }
-    if (p.first === null && (p.more === null || p.more.length === 0) && pending.get(p.cbId) === p) pending.delete(p.cbId);
+    if (p.first === null && (p.more === null || p.more.length === 0) && pending.get(p.cbId) === p) pending.delete(p);
   };
   const table: Table = { pending: () => pending, leave };
 
   const open = (timeoutMs: number): Pending => {
     const p = new Pending(table, (++seq).toString(36), scheduler.now() + timeoutMs);
-    pending.set(p.cbId, p);
+    pending.add(p);
     arm(p.due);
     return p;
   };
@@ -193,13 +226,13 @@ export function createRequests(scheduler: SchedulerLike, logger: Logger): Reques
     noteIssues,
     open,
     () => {
-      const all = pending;
-      pending = new Map();
+      const all = pending.list();
+      pending = new PendingSet();
       sweep?.unsubscribe();
       sweep = null;
       sweepAt = Infinity;
       const err = closedError();
-      for (const p of all.values()) finish(p, FAILED, err);
+      for (const p of all) finish(p, FAILED, err);
     },
   );
 }

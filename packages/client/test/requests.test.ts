@@ -86,6 +86,40 @@ describe('request manager (virtual time)', () => {
     });
   });
 
+  it('many at once, settled in any order: each reply reaches its own request, failAll fails the rest in the order they were opened', () => {
+    const scheduler = newScheduler();
+    scheduler.run(() => {
+      const r = createRequests(scheduler, silentLogger);
+      const got: string[] = [];
+      const ids: string[] = [];
+      const open = (tag: string): void => {
+        request(r, (cbId) => (ids.push(cbId), true), 1_000).subscribe({ next: (v) => got.push(`${tag}=${String(v)}`), error: (e: ChskError) => got.push(`${tag}:${e.code}`) });
+      };
+      open('a');
+      open('b');
+      open('c');
+      r.settle(ids[0]!, 'A'); // the oldest first
+      open('d'); // while b and c wait
+      r.settle(ids[2]!, 'C');
+      r.settle(ids[1]!, 'B');
+      expect(r.size).toBe(1);
+      open('e'); // d is the only one left
+      open('f');
+      r.settle(ids[4]!, 'E');
+      r.settle(ids[4]!, 'again'); // a duplicate: ignored
+      expect(r.size).toBe(2);
+      r.failAll();
+      expect(got).toEqual(['a=A', 'c=C', 'b=B', 'e=E', 'd:chsk/closed', 'f:chsk/closed']);
+      expect(r.size).toBe(0);
+      open('g'); // after failAll, as on a fresh table
+      open('h');
+      open('i');
+      r.settle(ids[7]!, 'H');
+      r.failAll();
+      expect(got.slice(6)).toEqual(['h=H', 'g:chsk/closed', 'i:chsk/closed']);
+    });
+  });
+
   it('unsubscribing before the outcome drops the entry and its timer; a reply after that is ignored', () => {
     const scheduler = newScheduler();
     scheduler.run(({ cold, expectObservable, flush }) => {
