@@ -45,6 +45,14 @@ describe('the API reference', () => {
     }
   });
 
+  it('has a page for the WebSocket-only entry, with its options', () => {
+    expect(anchors(page('modules/_sente-rx_client_ws.html')).has('createchannelsocketclient')).toBe(true);
+    // Its own createChannelSocketClient, typed with WsClientOptions (whose page the full entry shares).
+    expect(page('functions/_sente-rx_client_ws.createChannelSocketClient.html')).toContain('WsClientOptions');
+    const opts = page('interfaces/_sente-rx_client.WsClientOptions.html');
+    for (const option of ['type', 'scheduler', 'websocket', 'wskeepalivems']) expect(anchors(opts).has(option), option).toBe(true);
+  });
+
   it.each([
     ['interfaces/_sente-rx_server.ServerOptions.html', ['wskeepalivems', 'wspingtimeoutms', 'lptimeoutms', 'sendbufms', 'reconnectgracems', 'maxmessagebytes', 'allowedorigins', 'packer', 'logger', 'broker']],
     ['interfaces/_sente-rx_client.ClientOptions.html', ['type', 'protocol', 'host', 'packer', 'websocket', 'fetch', 'backoffms', 'wskeepalivems', 'wspingtimeoutms', 'wraprecvevs', 'logger', 'scheduler']],
