@@ -100,22 +100,26 @@ function pushRound(st: Build): number {
   const t0 = process.cpuUsage();
   for (let i = 0; i < frames.length; i++) st.socks[i % clients]?.onmessage?.({ data: frames[i] });
   const du = process.cpuUsage(t0);
+  // A figure over pushes the client did not deliver would flatter nothing and mean nothing.
+  if (st.count - before !== 2 * frames.length) throw new Error(`delivered ${st.count - before} of ${2 * frames.length} pushes`);
   return (du.user + du.system) / (st.count - before);
 }
 
 /** µs of CPU per request/reply for one round. */
 function replyRound(st: Build): number {
+  let sent = 0;
   let replies = 0;
+  const wrong: unknown[] = [];
   const loop = (c: ClientLike, seq: number): void => {
-    if (replies >= n) return;
+    if (sent >= n) return;
+    sent++;
     c.send(['bench/echo', { i: seq }], { timeoutMs: 30_000 }).subscribe({
-      next: () => {
+      next: (reply) => {
         replies++;
+        if ((reply as { i?: unknown } | null)?.i !== seq) wrong.push(reply);
         loop(c, seq + 1);
       },
-      error: (err) => {
-        throw err;
-      },
+      error: (err) => wrong.push(err),
     });
   };
   const t0 = process.cpuUsage();
@@ -127,6 +131,8 @@ function replyRound(st: Build): number {
   }
   outbox.length = 0;
   const du = process.cpuUsage(t0);
+  // Every request answered with its own data, or the figure is not one.
+  if (replies !== sent || wrong.length > 0) throw new Error(`${replies} of ${sent} requests answered; wrong or failed: ${JSON.stringify(wrong.slice(0, 3))}`);
   return (du.user + du.system) / replies;
 }
 

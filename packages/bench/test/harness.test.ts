@@ -2,7 +2,9 @@
 // three implementations, real processes and sockets — and that its numbers are sane. It never
 // judges speed: CI machines vary too much for that.
 
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,7 @@ import { consoleTable, ratio, resultsMarkdown, stat, targetVerdicts } from '../s
 import { ratiosSvg } from '../src/svg.js';
 import { ALL_IMPLS, IMPLS, SENTE_FLUSH, SENTE_WIRE, WS_AA } from '../src/types.js';
 
+const execFileP = promisify(execFile);
 const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const distDir = path.join(packageDir, 'test-output', 'dist');
 
@@ -207,5 +210,19 @@ describe('recovery scenario (tiny configuration)', () => {
     const md = recoveryTable(r);
     expect(md).toContain('| in-memory | on |');
     expect(md).toContain('recovery on ÷ off');
+  }, 60_000);
+});
+
+describe('client-cost (the profiling aid)', () => {
+  it('measures both paths on the built client, with every push delivered and every request answered', async () => {
+    const out = path.join(distDir, 'client-cost.js');
+    await build({ entryPoints: [path.join(packageDir, 'src/client-cost.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, packages: 'external', logLevel: 'error' });
+    const root = path.resolve(packageDir, '../..');
+    for (const mode of ['push', 'reply']) {
+      const { stdout } = await execFileP(process.execPath, [out, mode, '--clients=5', '--n=1000', '--rounds=3', `--builds=${root}`]);
+      const m = /µs of CPU per (pushed event|reply): median ([\d.]+)/.exec(stdout);
+      expect(m, stdout).not.toBeNull();
+      expect(Number(m?.[2])).toBeGreaterThan(0);
+    }
   }, 60_000);
 });
