@@ -311,7 +311,9 @@ export function createClient<C extends EventContract = UntypedContract>(
       }
       event = checked.value;
     }
-    emit(wrap ? [ReservedId.RECV, event] : event);
+    // emit's message, built here: one closure fewer per push (the same shape, so recv$ stays monomorphic).
+    const out: ChskEvent = wrap ? [ReservedId.RECV, event] : event;
+    recv.next({ event: out, id: out[0], data: out[1], send });
   };
 
   /** The transport closed by itself. */
