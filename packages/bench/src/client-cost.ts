@@ -1,11 +1,17 @@
-// `npm run client-cost -w @sente-rx/bench [-- push|reply] [--clients=N] [--builds=DIR,DIR]`:
+// `npm run client-cost -w @sente-rx/bench [-- push|reply] [--clients=N] [--per-frame=N] [--block=N] [--builds=DIR,DIR]`:
 // the RxJS client's own CPU per pushed event or per request/reply, with no network and no server:
 // fake WebSockets hand it frames as a sente-rx server writes them (PROTOCOL.md), so what is
 // measured is the client library (and JSON). A profiling aid for the client's hot paths, not a
 // benchmark figure (those come from `npm run bench`, side by side with ws and Socket.IO).
 //
-// - push: `clients` clients (default 1,000, as the fan-out loader has) each get push batches of 2
-//   events with their `chsk/pos` marker (recovery is on by default), round-robin.
+// - push: `clients` clients (default 1,000, as the fan-out loader has) each get push batches of
+//   `--per-frame` events (default 2; the fan-out bench's saturation phase delivers 3 to 4.5 per
+//   frame) with their `chsk/pos` marker (recovery is on by default), round-robin: each frame to
+//   the next client, as the fan-out loader's clients get theirs; `--block=N` gives each client N
+//   frames in a row instead. With many clients round-robin costs far more per frame than in a
+//   row (on the 2-core bench machine: 1 client 4.3 µs per 1-event frame, 1,000 clients 9.7 µs,
+//   1,000 clients with --block=10 4.3 µs): what one frame touches of a client (its closures,
+//   contexts, hub, subscriber chain) is out of the CPU caches when 1,000 clients take turns.
 // - reply: `clients` clients (default 100, as the request/reply loader has) each keep one request
 //   out; an in-process echo answers `[data, cbId]` (its JSON is in the figure, for every build alike).
 // - `--builds=A,B`: each a checkout whose `packages/client/dist` is built (for instance a git
@@ -22,14 +28,20 @@ import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { clients: { type: 'string' }, builds: { type: 'string' }, rounds: { type: 'string' }, n: { type: 'string' } },
+  options: { clients: { type: 'string' }, builds: { type: 'string' }, rounds: { type: 'string' }, n: { type: 'string' }, 'per-frame': { type: 'string' }, block: { type: 'string' } },
 });
 const mode = positionals[0] ?? 'push';
 if (mode !== 'push' && mode !== 'reply') throw new Error(`mode must be push or reply, got ${mode}`);
 const clients = Number(values.clients ?? (mode === 'push' ? 1_000 : 100));
 const rounds = Math.min(Number(values.rounds ?? 15), 100);
 const n = Math.min(Number(values.n ?? 100_000), 1_000_000);
+const perFrame = Number(values['per-frame'] ?? 2);
+const block = Number(values.block ?? 1);
 if (!(clients >= 1 && clients <= 10_000 && rounds >= 3 && n >= 1_000)) throw new Error('clients must be 1..10,000, rounds >= 3, n >= 1,000');
+if (!(Number.isInteger(perFrame) && perFrame >= 1 && perFrame <= 100)) throw new Error('per-frame must be an integer 1..100');
+if (!(Number.isInteger(block) && block >= 1 && block <= 10_000)) throw new Error('block must be an integer 1..10,000');
+/** The client frame `i` goes to: round-robin, `block` frames in a row each. */
+const clientOf = (i: number): number => Math.floor(i / block) % clients;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const builds = values.builds?.split(',') ?? [path.resolve(here, '../../..')];
 
@@ -89,19 +101,23 @@ type Build = Awaited<ReturnType<typeof setUp>>;
 /** µs of CPU per push for one round. */
 function pushRound(st: Build): number {
   const frames: string[] = [];
-  for (let i = 0; i < n / 2; i++) {
-    const k = i % clients;
+  const to: FakeSocket[] = [];
+  for (let i = 0; i < n / perFrame; i++) {
+    const k = clientOf(i);
     const s0 = st.seqs[k] as number;
-    st.seqs[k] = s0 + 2;
-    const evs = [0, 1].map((j) => ['bench/push', { t: 123_456.789 + i, i: 2 * i + j, pad: 'xxxxxxxxxxxxxxxx' }]);
-    frames.push(JSON.stringify([[['chsk/pos', ['ep', s0, s0 + 1]], ...evs], null]));
+    st.seqs[k] = s0 + perFrame;
+    const evs = Array.from({ length: perFrame }, (_, j) => ['bench/push', { t: 123_456.789 + i, i: perFrame * i + j, pad: 'xxxxxxxxxxxxxxxx' }]);
+    // The server's marker: a run of 3 or more consecutive codes is one [first, count] item (PROTOCOL.md §11.4).
+    const codes = perFrame >= 3 ? [[s0, perFrame]] : Array.from({ length: perFrame }, (_, j) => s0 + j);
+    frames.push(JSON.stringify([[['chsk/pos', ['ep', ...codes]], ...evs], null]));
+    to.push(st.socks[k] as FakeSocket);
   }
   const before = st.count;
   const t0 = process.cpuUsage();
-  for (let i = 0; i < frames.length; i++) st.socks[i % clients]?.onmessage?.({ data: frames[i] });
+  for (let i = 0; i < frames.length; i++) to[i]?.onmessage?.({ data: frames[i] });
   const du = process.cpuUsage(t0);
   // A figure over pushes the client did not deliver would flatter nothing and mean nothing.
-  if (st.count - before !== 2 * frames.length) throw new Error(`delivered ${st.count - before} of ${2 * frames.length} pushes`);
+  if (st.count - before !== perFrame * frames.length) throw new Error(`delivered ${st.count - before} of ${perFrame * frames.length} pushes`);
   return (du.user + du.system) / (st.count - before);
 }
 
@@ -148,6 +164,6 @@ for (let r = 0; r < rounds; r++) {
 for (const [i, st] of sets.entries()) {
   const runs = [...st.runs].sort((a, b) => a - b);
   const q = (p: number): string => (runs[Math.min(runs.length - 1, Math.floor(p * runs.length))] as number).toFixed(3);
-  process.stdout.write(`${builds[i]}: ${mode}, ${clients} clients: µs of CPU per ${mode === 'push' ? 'pushed event' : 'reply'}: median ${q(0.5)} (min ${q(0)}, p75 ${q(0.75)}) over ${runs.length} rounds\n`);
+  process.stdout.write(`${builds[i]}: ${mode}${mode === 'push' ? ` (${perFrame} per frame${block > 1 ? `, ${block} frames in a row per client` : ''})` : ''}, ${clients} clients: µs of CPU per ${mode === 'push' ? 'pushed event' : 'reply'}: median ${q(0.5)} (min ${q(0)}, p75 ${q(0.75)}) over ${runs.length} rounds\n`);
 }
 process.exit(0);

@@ -21,6 +21,8 @@ export interface ClientOptions {
   readonly transport: Transport;
   readonly kind: ClientKind;
   readonly onPush: (payload: PushPayload) => void;
+  /** Called once per WebSocket frame the client receives (what a fan-out batch costs the client, per frame). */
+  readonly onFrame: () => void;
 }
 
 /** Opens a client; resolves once the implementation's handshake completed. */
@@ -65,6 +67,7 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
   const hist = new Histogram();
   let replies = 0;
   let delivered = 0;
+  let frames = 0;
   let errors = 0;
   let firstError: string | undefined;
   let running = false;
@@ -88,6 +91,10 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
       reported = delivered;
       emit({ type: 'delivered', total: delivered });
     }
+  };
+
+  const onFrame = (): void => {
+    frames += 1;
   };
 
   // One request outstanding per client: the next one leaves when the reply arrives.
@@ -123,7 +130,7 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
           const clientId = `${process.pid}-${nextClient++}`;
           try {
             const client = await withTimeout(
-              connect({ port: args.port, uid, clientId, transport: config.transport, kind: config.kind, onPush }),
+              connect({ port: args.port, uid, clientId, transport: config.transport, kind: config.kind, onPush, onFrame }),
               args.timeoutMs,
               'connect',
             );
@@ -169,7 +176,7 @@ export async function runLoader(connect: ConnectFn): Promise<void> {
       return null;
     },
     mark(): LoaderMark {
-      return { tMs: nowMs(), cpuUs: cpuUs(), replies, delivered, errors, hist: hist.take() };
+      return { tMs: nowMs(), cpuUs: cpuUs(), replies, delivered, frames, errors, hist: hist.take() };
     },
     totals(): { replies: number; delivered: number; errors: number; firstError: string | null; clients: number } {
       return { replies, delivered, errors, firstError: firstError ?? null, clients: clients.length };

@@ -2,7 +2,7 @@
 // targets from issues 5, 9 and 10 it is reported against (never asserted).
 
 import type { BenchConfig } from './config.js';
-import type { Impl, Peer } from './types.js';
+import { type Impl, type Peer, SENTE_FLUSH, SENTE_WIRE, WS_AA } from './types.js';
 
 export type MetricKey =
   | 'idle.heap'
@@ -22,6 +22,8 @@ export type MetricKey =
   | 'fanout.srvPct'
   | 'fanout.loadPct'
   | 'fanout.otherPct'
+  | 'fanout.perFrame'
+  | 'fanout.loadFrameCpu'
   | 'fanout.pacedP50'
   | 'fanout.pacedP99'
   | 'longpoll.rate'
@@ -97,6 +99,9 @@ const kb = (v: number) => `${(v / 1024).toFixed(2)} KB`;
 const bytes = (v: number) => `${Math.round(v).toLocaleString('en-US')} B`;
 const pct = (v: number) => `${Math.round(v)} %`;
 
+/** The load generators that count the WebSocket frames they receive (Socket.IO's frames are engine.io's: not counted). */
+const FRAME_COUNTING: readonly Impl[] = ['sente-rx', SENTE_WIRE, SENTE_FLUSH, 'ws', WS_AA];
+
 export const METRICS: readonly MetricDef[] = [
   { key: 'idle.heap', scenario: 'idle', label: 'idle heap per connection', unit: 'KB', better: 'lower', format: kb, targets: [{ peer: 'ws', op: '<=', ratio: 1.2, issue: 5 }], chart: true },
   { key: 'idle.rss', scenario: 'idle', label: 'idle RSS per connection', unit: 'KB', better: 'lower', format: kb, chart: true },
@@ -114,6 +119,8 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'fanout.p99', scenario: 'fanout', label: 'send→receive p99 at saturation', unit: 'ms', better: 'lower', format: fixed(1), targets: [{ peer: 'ws', op: '<=', ratio: 1.3, issue: 10 }], chart: true },
   { key: 'fanout.srvPct', scenario: 'fanout', label: 'server CPU', unit: '%', better: null, format: pct },
   { key: 'fanout.loadPct', scenario: 'fanout', label: 'load generator CPU', unit: '%', better: null, format: pct },
+  { key: 'fanout.perFrame', scenario: 'fanout', label: 'delivered msgs per received frame, at saturation', unit: '', better: null, format: fixed(1), only: FRAME_COUNTING },
+  { key: 'fanout.loadFrameCpu', scenario: 'fanout', label: 'load-generator CPU per received frame, at saturation', unit: 'µs', better: null, format: fixed(1), only: FRAME_COUNTING },
   { key: 'fanout.otherPct', scenario: 'fanout', label: 'other CPU on the machine (noise)', unit: '%', better: null, format: pct },
   { key: 'fanout.pacedP50', scenario: 'fanout', label: 'send→receive p50, paced', unit: 'ms', better: 'lower', format: fixed(1) },
   { key: 'fanout.pacedP99', scenario: 'fanout', label: 'send→receive p99, paced', unit: 'ms', better: 'lower', format: fixed(1) },

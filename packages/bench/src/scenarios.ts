@@ -140,6 +140,8 @@ interface Window {
   readonly loadCpuUs: number;
   readonly replies: number;
   readonly delivered: number;
+  /** WebSocket frames the load generators received (0 where they do not count them). */
+  readonly frames: number;
   readonly hist: Histogram;
   /** CPU used on the machine by anything but this benchmark's processes (other work: noise). */
   readonly otherCpuUs: number;
@@ -159,6 +161,7 @@ function windowBetween(a: Marks, b: Marks): Window {
     otherCpuUs: Math.max(0, b.machineBusyUs - a.machineBusyUs - ours),
     replies: sum(b.loaders, (m) => m.replies) - sum(a.loaders, (m) => m.replies),
     delivered: sum(b.loaders, (m) => m.delivered) - sum(a.loaders, (m) => m.delivered),
+    frames: sum(b.loaders, (m) => m.frames) - sum(a.loaders, (m) => m.frames),
     hist,
   };
 }
@@ -280,6 +283,12 @@ export function runPush(env: Env, impl: Impl, cfg: PushConfig, transport: Transp
       [`${scenario}.loadPct`]: cpuPct(sat, sat.loadCpuUs),
       [`${scenario}.otherPct`]: cpuPct(sat, sat.otherCpuUs),
     };
+    if (transport === 'ws' && sat.frames > 0) {
+      // What batching buys the clients: at saturation the load generator pays per frame (a socket
+      // read, the WebSocket parse, the client's handler) far more than per event.
+      values['fanout.perFrame'] = sat.delivered / sat.frames;
+      values['fanout.loadFrameCpu'] = sat.loadCpuUs / sat.frames;
+    }
     if (transport === 'ws' && cfg.pacedRate > 0) {
       const paced = await phase(
         { users: cfg.users, clientsPerUser: cfg.clientsPerUser, window: cfg.pacedRate, ratePerSec: cfg.pacedRate },

@@ -85,6 +85,8 @@ export interface LoaderMark {
   readonly cpuUs: number;
   readonly replies: number;
   readonly delivered: number;
+  /** WebSocket frames the clients received (0 where a loader does not count them: Socket.IO, long-polling). */
+  readonly frames: number;
   readonly errors: number;
   /** Latency histogram counts since the previous mark (see histogram.ts). */
   readonly hist: readonly number[];

@@ -10,14 +10,39 @@ import WebSocket from 'ws';
 import { runLoader, type BenchClient, type ClientOptions } from '../loader-harness.js';
 import type { PushPayload } from '../types.js';
 
-function libClient({ port, uid, transport, onPush }: ClientOptions): Promise<BenchClient> {
+/**
+ * `ws`'s WebSocket, counting the frames the client's `onmessage` handler gets: one call more per
+ * frame, no listener of its own (the client sets `onmessage`, as in a browser).
+ */
+function frameCounting(onFrame: () => void): new (url: string, protocols?: string | string[]) => WebSocket {
+  const handler = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
+  if (handler?.get === undefined || handler.set === undefined) throw new Error("ws's WebSocket.prototype.onmessage is not an accessor");
+  const get: (this: WebSocket) => unknown = handler.get;
+  const set: (this: WebSocket, fn: unknown) => void = handler.set;
+  return class extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      Object.defineProperty(this, 'onmessage', {
+        get: () => get.call(this) as unknown,
+        set: (fn: ((ev: WebSocket.MessageEvent) => void) | null) => {
+          set.call(this, fn === null ? null : (ev: WebSocket.MessageEvent) => {
+            onFrame();
+            fn.call(this, ev);
+          });
+        },
+      });
+    }
+  };
+}
+
+function libClient({ port, uid, transport, onPush, onFrame }: ClientOptions): Promise<BenchClient> {
   const c = createChannelSocketClient('/chsk', null, {
     type: transport === 'ws' ? 'ws' : 'ajax',
     host: '127.0.0.1',
     port,
     protocol: 'http:',
     params: { uid },
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: frameCounting(onFrame) as unknown as typeof globalThis.WebSocket,
     ...(transport === 'polling' ? { fetch: nodeHttpFetch } : {}),
   });
   c.recv$.subscribe((m) => {
@@ -156,7 +181,7 @@ function wirePollClient({ port, uid, clientId, onPush }: ClientOptions): Promise
 }
 
 function wireClient(options: ClientOptions): Promise<BenchClient> {
-  const { port, uid, clientId, transport, onPush } = options;
+  const { port, uid, clientId, transport, onPush, onFrame } = options;
   if (transport === 'polling') return wirePollClient(options);
   return new Promise<BenchClient>((resolve, reject) => {
     const query = new URLSearchParams({ 'client-id': clientId, uid });
@@ -177,6 +202,7 @@ function wireClient(options: ClientOptions): Promise<BenchClient> {
       pending.clear();
     });
     ws.on('message', (data) => {
+      onFrame();
       const [payload, cbId] = JSON.parse(String(data)) as [unknown, string | null];
       if (cbId !== null && cbId !== undefined) {
         const done = pending.get(cbId);

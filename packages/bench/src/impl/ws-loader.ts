@@ -3,7 +3,7 @@
 import WebSocket from 'ws';
 import { runLoader, type BenchClient } from '../loader-harness.js';
 
-await runLoader(({ port, uid, transport, onPush }) => {
+await runLoader(({ port, uid, transport, onPush, onFrame }) => {
   if (transport !== 'ws') throw new Error('raw ws has no long-polling transport');
   return new Promise<BenchClient>((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?uid=${encodeURIComponent(uid)}`, { perMessageDeflate: false });
@@ -23,6 +23,7 @@ await runLoader(({ port, uid, transport, onPush }) => {
       pending.clear();
     });
     ws.on('message', (data) => {
+      onFrame();
       const msg = JSON.parse(String(data)) as { p?: { t: number }; id?: number; d?: unknown; hello?: string };
       if (msg.p !== undefined) onPush(msg.p);
       else if (msg.id !== undefined) {
