@@ -58,7 +58,11 @@ function spreadPct(s: Stat): number {
 export function cell(def: MetricDef, s: Stat | undefined): string {
   if (!s) return '—';
   if (s.n < 2) return def.format(s.median);
-  if (def.better === null) return `${def.format(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
+  if (def.better === null) {
+    // CPU shares as whole percents; other context figures (msgs per frame, µs per frame) in their own format.
+    const [lo, hi] = def.unit === '%' ? [Math.round(s.min), Math.round(s.max)] : [def.format(s.min), def.format(s.max)];
+    return `${def.format(s.median)} (${lo}–${hi})`;
+  }
   const sp = spreadPct(s);
   return `${def.format(s.median)} ±${sp.toFixed(sp < 10 ? 1 : 0)}%`;
 }
