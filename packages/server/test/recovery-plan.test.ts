@@ -17,6 +17,8 @@ import { createRecoveryTracker } from '../../client/src/recovery.js';
 import { type LogEntry, mergeReplay, planPoll, planStart, positionedBatch, type RecoveryLog, resolveRecoveryOption, runStart, startBefore } from '../src/recovery.js';
 
 const UID = 'alice';
+/** fast-check's seed for the property (see there); `SENTE_RECOVERY_SEED=N` runs 300 other cases. */
+const SEED = Number(process.env['SENTE_RECOVERY_SEED'] ?? 20_261_202);
 const BOUNDS = { maxEvents: 10, maxAgeMs: 1_000, metaTtlMs: 10_000 };
 const CLIENTS = ['c1', 'c2'] as const;
 type ClientName = (typeof CLIENTS)[number];
@@ -234,8 +236,23 @@ describe('recovery planning (property, virtual time, in-memory log)', () => {
         await run(actions, maxEvents, maxAgeMs);
       },
       ),
-      { numRuns: 300 },
+      // A fixed seed: the same 300 cases on every run, so a failure is reproducible. A random seed
+      // found the race below (seed 1923860517), which every run now checks on its own.
+      { numRuns: 300, seed: SEED },
     );
+  });
+
+  // KNOWN RACE (a cluster, where a node receives a publish after another connection already sees
+  // it in the log's head): a start that cannot replay from its base (first connect with the log
+  // trimmed past the base, or a gap) is cut at a head read AFTER settled(); an event in that head
+  // which reaches this node only after the plan is applied then arrives live at or below the
+  // client's position, and the client drops it as a duplicate: lost, with no recovered:false.
+  // settled() promises interest, not delivery of what was published before it. The in-memory
+  // broker delivers synchronously, so a single node is not affected. Shrunk counterexample of
+  // the property above; `it.fails` turns into a failure once the race is fixed, so the fix must
+  // turn it into an ordinary test.
+  it.fails('known race: an event published while a fallback start reads the head, delivered after the start, is dropped by the client', async () => {
+    await run([{ kind: 'reconnect', who: 'c1', during: [[0, false], [1, false], [1, false], [0, false]] }], 3, 50);
   });
 
   const away = (n: number, during: (readonly [number, boolean])[] = []): Action[] => [
