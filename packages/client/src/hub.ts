@@ -97,7 +97,9 @@ export function firstSubscriberHub<T>(max: number, onDrop: (droppedSoFar: number
   });
   const hub: { next: (value: T) => void; readonly complete: () => void; readonly asObservable: () => Observable<T> } = {
     next(value) {
-      if (kept === null || h.isDone()) return;
+      // (A reference to this next taken before the first subscriber still delivers, through the hub.)
+      if (kept === null) return h.next(value);
+      if (h.isDone()) return;
       kept.push(value);
       if (kept.length > max) {
         kept.shift();

@@ -59,7 +59,6 @@ export function webSocketTransport(cfg: WebSocketTransportConfig): Transport {
     emit({ kind: 'closed', code: ABNORMAL, reason: message, clean: false });
   };
 
-
   /** Detaches the socket and closes it (or, with `hard` and a `terminate()`, drops it without a closing handshake). */
   const stop = (code: number = CloseCode.NORMAL, reason = '', hard = false): void => {
     generation++;
